@@ -1,0 +1,557 @@
+"""Lower a validated strategy spec to a :class:`~fengkong.compile.ir.Plan`.
+
+Every expression is parsed and type-checked in the scope it runs in: features see
+inputs and the features above them; segment conditions see features; experiments
+see the segment; scorecards and tables see the experiment arms; rules see slot
+values (scores, table outputs); the outcome sees rule results. All problems of a
+file are collected, each with file, line and column, before anything is raised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fengkong.compile import _lint
+from fengkong.compile._cells import Cell, CellError, parse_cell
+from fengkong.compile.ir import (
+    CharacteristicIR,
+    Column,
+    ExperimentIR,
+    FeatureIR,
+    FieldIR,
+    OutcomeIR,
+    Plan,
+    RowIR,
+    RuleIR,
+    ScorecardIR,
+    SegmentIR,
+    SlotIR,
+    TableIR,
+)
+from fengkong.errors import DiagnosticSink
+from fengkong.expr import ExprError, Info, check_expression, suggest
+from fengkong.expr import ast as t
+from fengkong.expr.functions import unify
+from fengkong.strategy._load import LoadedStrategy, Path_
+from fengkong.strategy._spec import RuleSpec, ScorecardSpec, TableSpec
+
+RESERVED = frozenset({"segment", "declined", "referred", "flagged", "cap", "limit", "apr", "term",
+                      "decision", "experiment", "feature", "points", "component", "table", "rule", "true", "false", "null", "none"})
+DECISIONS = ("approve", "decline", "refer")
+
+
+class _Lowering:
+    def __init__(self, loaded: LoadedStrategy, sink: DiagnosticSink) -> None:
+        self.loaded = loaded
+        self.spec = loaded.spec
+        self.sink = sink
+        self.src = loaded.source
+        self.used_names: set[str] = set()
+
+    # -- diagnostics ---------------------------------------------------------------------
+    def error(self, path: Path_, code: str, message: str, *, severity: str = "error") -> None:
+        self.sink.add(self.src.diagnostic(path, code, message, severity=severity))
+
+    def expr(self, path: Path_, source: str, env: Mapping[str, Info],
+             later: Mapping[str, str] | None = None) -> t.Node | None:
+        """Check one expression; on failure record a located diagnostic and return None."""
+        try:
+            node = check_expression(source, env)
+        except ExprError as exc:
+            p = exc.problem
+            message = p.message
+            if p.code == "unknown-field" and later:
+                name = source[p.start:p.end].strip()
+                if name in later:
+                    message = f"`{name}` {later[name]}."
+            self.sink.add(self.src.diagnostic(path, p.code, message, offset=p.start))
+            return None
+        self.used_names.update(t.root_names(node))
+        return node
+
+    def expect_type(self, path: Path_, node: t.Node | None, types: set[str], what: str) -> bool:
+        if node is None:
+            return False
+        if node.info.type not in types:
+            self.error(path, "type-mismatch", f"{what} must be {' or '.join(sorted(types))}; "
+                                              f"this expression is {node.info.type}.")
+            return False
+        return True
+
+    # -- stages ----------------------------------------------------------------------------
+    def fields(self) -> tuple[FieldIR, ...]:
+        out = []
+        for name, f in self.spec.inputs.items():
+            path: Path_ = ("inputs", name)
+            if f.type == "enum" and not f.values:
+                self.error(path, "enum-without-values", f"Enum field `{name}` needs `values`.")
+            if f.type != "enum" and f.values is not None:
+                self.error((*path, "values"), "values-not-enum", "`values` applies to enum fields only.")
+            if (f.min is not None or f.max is not None) and f.type not in ("int", "float"):
+                self.error(path, "range-not-numeric", "`min`/`max` apply to int and float fields only.")
+            if f.min is not None and f.max is not None and f.min > f.max:
+                self.error((*path, "min"), "range-empty", f"`min` ({f.min:g}) is above `max` ({f.max:g}).")
+            if f.max_length is not None and f.type != "str":
+                self.error((*path, "max_length"), "length-not-str", "`max_length` applies to str fields only.")
+            if f.pii is not None and f.type not in ("str", "enum", "date", "int"):
+                self.error((*path, "pii"), "pii-type", "Personal data fields must be str, int, enum or date.")
+            if any(part in RESERVED for part in name.split(".")[:1]):
+                self.error(path, "reserved-name", f"`{name}` is a reserved name; rename the field.")
+            values = tuple(f.values) if f.values else None
+            out.append(FieldIR(name, f.type, f.required, f.min, f.max, values, f.max_length, f.pii))
+        return tuple(out)
+
+    def features(self, env: dict[str, Info]) -> tuple[FeatureIR, ...]:
+        out = []
+        names = list(self.spec.features)
+        for i, (name, source) in enumerate(self.spec.features.items()):
+            path: Path_ = ("features", name)
+            if name in env or name in RESERVED:
+                self.error(path, "name-collision", f"Feature `{name}` collides with an input field or a reserved name.")
+                continue
+            later = {n: "is defined further down; move it above the feature that reads it"
+                     for n in names[i:]}
+            node = self.expr(path, source, env, later)
+            if node is not None:
+                if node.info.type == "null":
+                    self.error(path, "type-mismatch", "A feature cannot be always null.")
+                    continue
+                env[name] = node.info
+                out.append(FeatureIR(name, node))
+        return tuple(out)
+
+    def segments(self, env: Mapping[str, Info]) -> tuple[SegmentIR, ...]:
+        segs = self.spec.segments
+        if not segs:
+            return (SegmentIR("default", None),)
+        out = []
+        seen: set[str] = set()
+        for i, seg in enumerate(segs):
+            path: Path_ = ("segments", i)
+            if seg.name in seen:
+                self.error((*path, "name"), "duplicate-name", f"Segment `{seg.name}` is declared twice.")
+            seen.add(seg.name)
+            cond = None
+            if seg.when is None:
+                if i != len(segs) - 1:
+                    self.error(path, "segment-default-not-last",
+                               f"Segment `{seg.name}` has no `when`, so it catches everyone; only the "
+                               "last segment may be the default.")
+            else:
+                cond = self.expr((*path, "when"), seg.when, env)
+                self.expect_type((*path, "when"), cond, {"bool"}, "A segment condition")
+            out.append(SegmentIR(seg.name, cond))
+        if segs[-1].when is not None:
+            self.error(("segments", len(segs) - 1), "router-no-default",
+                       "The segment router has no default: add a last segment without `when` "
+                       "(e.g. `- {name: default}`) so every applicant is routed.")
+        return tuple(out)
+
+    def experiments(self, env: dict[str, Info]) -> tuple[ExperimentIR, ...]:
+        out = []
+        for name, exp in self.spec.experiments.items():
+            path: Path_ = ("experiments", name)
+            key = self.expr((*path, "key"), exp.key, env)
+            self.expect_type((*path, "key"), key, {"str", "int"}, "An experiment key")
+            when = None
+            if exp.when is not None:
+                when = self.expr((*path, "when"), exp.when, env)
+                self.expect_type((*path, "when"), when, {"bool"}, "An experiment condition")
+            weights = list(exp.arms.values())
+            if any(w <= 0 for w in weights):
+                self.error((*path, "arms"), "arm-weight", "Arm weights must be positive.")
+                continue
+            total = sum(weights)
+            acc, bounds = 0.0, []
+            for w in weights:
+                acc += w
+                bounds.append(round(acc / total * 10_000))
+            for arm in exp.use:
+                if arm not in exp.arms:
+                    self.error((*path, "use", arm), "unknown-arm",
+                               f"Arm `{arm}` is not declared in `arms`.{suggest(arm, list(exp.arms))}")
+            if key is not None:
+                out.append(ExperimentIR(name, key, when, tuple(exp.arms), tuple(bounds)))
+            env[f"experiment.{name}"] = Info("str", True, values=tuple(exp.arms))
+        return tuple(out)
+
+    def scorecard(self, name: str, card: ScorecardSpec, env: Mapping[str, Info]) -> ScorecardIR | None:
+        chars = []
+        seen: set[str] = set()
+        for i, ch in enumerate(card.characteristics):
+            path: Path_ = ("scorecards", name, "characteristics", i)
+            if ch.name in seen:
+                self.error((*path, "name"), "duplicate-name", f"Characteristic `{ch.name}` is declared twice.")
+            seen.add(ch.name)
+            node = self.expr((*path, "expr"), ch.expr, env)
+            if not self.expect_type((*path, "expr"), node, {"int", "float", "str", "bool"},
+                                    "A characteristic"):
+                continue
+            assert node is not None
+            kind = node.info.type
+            bins: list[tuple[Cell, float]] = []
+            for j, b in enumerate(ch.bins):
+                try:
+                    cell = parse_cell(b.when, kind, node.info.values)
+                except CellError as exc:
+                    self.error((*path, "bins", j, "when"), "invalid-cell", str(exc))
+                    continue
+                if cell.kind in ("any", "null"):
+                    self.error((*path, "bins", j, "when"), "invalid-cell",
+                               "A bin cannot be `-` or `null`; use `missing` and `other`.")
+                    continue
+                bins.append((cell, b.points))
+            specials = []
+            for j, sp in enumerate(ch.special):
+                vals = tuple(v for v in sp.values)
+                ok = all((isinstance(v, int | float) and kind in ("int", "float")) or
+                         (isinstance(v, str) and kind == "str") for v in vals)
+                if not ok:
+                    self.error((*path, "special", j), "type-mismatch",
+                               f"Special values must be of the characteristic's type ({kind}).")
+                    continue
+                vals = tuple(float(v) if kind == "float" else v for v in vals)  # type: ignore[arg-type]
+                specials.append((vals, sp.points))
+            _lint.scorecard_bins(self, (*path, "bins"), [c for c, _ in bins], node.info)
+            chars.append(CharacteristicIR(ch.name, node, ch.reason, ch.missing, tuple(specials),
+                                          tuple(bins), ch.other))
+        return ScorecardIR(name, card.base_points, tuple(chars))
+
+    def table(self, name: str, tbl: TableSpec, env: Mapping[str, Info]) -> TableIR | None:
+        path: Path_ = ("tables", name)
+        inputs = [self.expr((*path, "inputs", i), src, env) for i, src in enumerate(tbl.inputs)]
+        if tbl.hit_policy == "collect" and tbl.aggregate is None:
+            self.error((*path, "aggregate"), "collect-needs-aggregate",
+                       "A `collect` table needs `aggregate: sum | min | max | count`.")
+        if tbl.hit_policy != "collect" and tbl.aggregate is not None:
+            self.error((*path, "aggregate"), "aggregate-not-collect", "`aggregate` applies to `collect` tables only.")
+        if len(set(tbl.outputs)) != len(tbl.outputs):
+            self.error((*path, "outputs"), "duplicate-name", "Output names must be unique.")
+        rows: list[RowIR] = []
+        width = len(tbl.inputs) + len(tbl.outputs)
+        for r, row in enumerate(tbl.rows):
+            rpath: Path_ = (*path, "rows", r)
+            if len(row) != width:
+                self.error(rpath, "row-width",
+                           f"Row has {len(row)} cells; expected {len(tbl.inputs)} input and "
+                           f"{len(tbl.outputs)} output cells ({width}).")
+                continue
+            cells: list[Cell] = []
+            for c, (raw, node) in enumerate(zip(row, inputs, strict=False)):
+                if node is None:
+                    cells.append(Cell("any"))
+                    continue
+                try:
+                    cells.append(parse_cell(raw, node.info.type, node.info.values))
+                except CellError as exc:
+                    self.error((*rpath, c), "invalid-cell", str(exc))
+                    cells.append(Cell("any"))
+            outs: list[t.Node] = []
+            for c, raw in enumerate(row[len(tbl.inputs):], start=len(tbl.inputs)):
+                node = self._output_cell((*rpath, c), raw, env)
+                if node is not None:
+                    outs.append(node)
+            if len(outs) == len(tbl.outputs):
+                rows.append(RowIR(tuple(cells), tuple(outs)))
+        if any(n is None for n in inputs) or len(rows) != len(tbl.rows):
+            return None
+        infos = []
+        for k, out_name in enumerate(tbl.outputs):
+            info = unify([row.outputs[k].info for row in rows])
+            if info is None:
+                self.error((*path, "outputs"), "type-mismatch",
+                           f"Output `{out_name}` mixes incompatible types across rows.")
+                return None
+            if tbl.hit_policy == "collect" and tbl.aggregate != "count" and info.type not in ("int", "float"):
+                self.error((*path, "outputs"), "type-mismatch", f"Output `{out_name}` must be numeric to {tbl.aggregate}.")
+            if tbl.aggregate == "count":
+                info = Info("int", False, 0, len(rows))
+            may_miss = not any(all(c.kind == "any" for c in row.cells) for row in rows)
+            if may_miss and tbl.aggregate != "count":
+                info = Info(info.type, True, info.lo, info.hi, info.values)
+            infos.append(info)
+        ir = TableIR(name, tbl.hit_policy, tbl.aggregate, tuple(inputs), tuple(tbl.outputs),  # type: ignore[arg-type]
+                     tuple(infos), tuple(rows))
+        _lint.table(self, path, ir)
+        return ir
+
+    def _output_cell(self, path: Path_, raw: Any, env: Mapping[str, Info]) -> t.Node | None:
+        if raw is None:
+            return t.Lit(Info("null", True), 0, 0, None)
+        if isinstance(raw, bool):
+            return t.Lit(Info("bool", False), 0, 0, raw)
+        if isinstance(raw, int | float):
+            if isinstance(raw, float) and not math.isfinite(raw):
+                self.error(path, "invalid-cell", "Output numbers must be finite.")
+                return None
+            kind = "int" if isinstance(raw, int) else "float"
+            return t.Lit(Info(kind, False, float(raw), float(raw)), 0, 0, raw)  # type: ignore[arg-type]
+        if isinstance(raw, str):
+            return self.expr(path, raw, env)
+        self.error(path, "invalid-cell", f"An output cell must be a number, bool, null or expression; got {type(raw).__name__}.")
+        return None
+
+    def slots(self, components: dict[str, tuple[str, Any]], kind_wanted: str) -> tuple[SlotIR, ...]:
+        """Slots of one kind, from the bindings of the base, the segments and the arms."""
+        bindings: dict[str, list[tuple[str | None, str, str, Path_]]] = {}
+        base: dict[str, str] = dict(self.spec.use)
+        for slot, comp in self.spec.use.items():
+            bindings.setdefault(slot, []).append((None, "", comp, ("use", slot)))
+        for i, seg in enumerate(self.spec.segments):
+            for slot, comp in seg.use.items():
+                bindings.setdefault(slot, []).append((None, seg.name, comp, ("segments", i, "use", slot)))
+        for exp_name, exp in self.spec.experiments.items():
+            for arm, uses in exp.use.items():
+                for slot, comp in uses.items():
+                    bindings.setdefault(slot, []).append(
+                        (exp_name, arm, comp, ("experiments", exp_name, "use", arm, slot)))
+        known = set(self.spec.scorecards) | set(self.spec.tables)
+        out = []
+        for slot, binds in bindings.items():
+            if not any(components.get(c, ("",))[0] == kind_wanted for _, _, c, _ in binds) and (
+                    kind_wanted != "table" or any(c in known for _, _, c, _ in binds)):
+                continue
+            kinds = set()
+            ok = True
+            for _, _, comp, path in binds:
+                if comp not in known:
+                    self.error(path, "unknown-component",
+                               f"No scorecard or table is named `{comp}`.{suggest(comp, list(components))}")
+                    ok = False
+                    continue
+                kinds.add("scorecard" if comp in self.spec.scorecards else "table")
+            if slot in RESERVED:
+                self.error(binds[0][3], "reserved-name", f"`{slot}` is a reserved name; choose another slot name.")
+                ok = False
+            if len(kinds) > 1:
+                self.error(binds[0][3], "slot-kind-mismatch",
+                           f"Slot `{slot}` is bound to a scorecard in one place and a table in another.")
+                ok = False
+            if not ok or not kinds:
+                continue
+            (kind,) = kinds
+            comps = [components.get(c, (None, None))[1] for _, _, c, _ in binds]
+            if any(c is None for c in comps):
+                continue
+            unbound = slot not in base
+            if kind == "scorecard":
+                lo = min(_score_bounds(c)[0] for c in comps)
+                hi = max(_score_bounds(c)[1] for c in comps)
+                infos: tuple[Info, ...] = (Info("float", unbound, lo, hi),)
+                outputs: tuple[str, ...] = ()
+            else:
+                outputs = comps[0].outputs
+                if any(c.outputs != outputs for c in comps):
+                    self.error(binds[0][3], "slot-outputs-mismatch",
+                               f"Tables bound to slot `{slot}` must have the same outputs "
+                               f"({', '.join(outputs)}).")
+                    continue
+                merged = []
+                for k in range(len(outputs)):
+                    info = unify([c.output_info[k] for c in comps])
+                    if info is None:
+                        self.error(binds[0][3], "slot-outputs-mismatch",
+                                   f"Output `{outputs[k]}` of slot `{slot}` has different types in different tables.")
+                        break
+                    merged.append(Info(info.type, info.nullable or unbound, info.lo, info.hi, info.values))
+                else:
+                    infos = tuple(merged)
+                if len(merged) != len(outputs):
+                    continue
+            choices = tuple((e, a, c) for e, a, c, _ in binds if e is not None)
+            choices += tuple((None, a, c) for e, a, c, _ in binds if e is None and a)
+            out.append(SlotIR(slot, kind, choices, base.get(slot), infos, outputs))
+        return tuple(out)
+
+    def rules(self, env: Mapping[str, Info], segment_names: list[str]) -> tuple[RuleIR, ...]:
+        out: list[RuleIR] = []
+        ids: set[str] = set()
+        skipped: dict[str, set[str]] = {}
+        for i, seg in enumerate(self.spec.segments):
+            for j, rid in enumerate(seg.skip_rules):
+                if rid not in {r.id for r in self.spec.rules}:
+                    self.error(("segments", i, "skip_rules", j), "unknown-rule",
+                               f"No base rule has id `{rid}`.{suggest(rid, [r.id for r in self.spec.rules])}")
+                skipped.setdefault(rid, set()).add(seg.name)
+        all_segments = frozenset(segment_names)
+        items: list[tuple[Path_, RuleSpec, frozenset[str] | None]] = []
+        for i, r in enumerate(self.spec.rules):
+            segs = all_segments - skipped[r.id] if r.id in skipped else None
+            items.append((("rules", i), r, segs))
+        for i, seg in enumerate(self.spec.segments):
+            for j, r in enumerate(seg.rules):
+                items.append((("segments", i, "rules", j), r, frozenset({seg.name})))
+        for path, r, segs in items:
+            if r.id in ids:
+                self.error((*path, "id"), "duplicate-rule", f"Rule id `{r.id}` is used twice.")
+                continue
+            ids.add(r.id)
+            node = self.expr((*path, "when"), r.when, env)
+            if not self.expect_type((*path, "when"), node, {"bool"}, "A rule condition"):
+                continue
+            assert node is not None
+            limit = None
+            if r.action == "cap":
+                if r.limit is None:
+                    self.error(path, "cap-needs-limit", "A `cap` rule needs `limit`.")
+                    continue
+                limit = self.expr((*path, "limit"), r.limit, env)
+                if not self.expect_type((*path, "limit"), limit, {"int", "float"}, "A cap limit"):
+                    continue
+            elif r.limit is not None:
+                self.error((*path, "limit"), "limit-not-cap", "`limit` applies to `cap` rules only.")
+            if not _lint.can_be_true(node):
+                self.error((*path, "when"), "rule-never-fires",
+                           f"Rule `{r.id}` can never fire for the declared input ranges.",
+                           severity="warning")
+            out.append(RuleIR(r.id, node, r.action, r.reason, limit, segs))
+        return tuple(out)
+
+    def outcome(self, env: dict[str, Info]) -> OutcomeIR:
+        o = self.spec.outcome
+        path: Path_ = ("outcome",)
+        nodes: dict[str, t.Node | None] = {}
+        for key in ("limit", "apr", "term"):
+            src = getattr(o, key)
+            if src is None:
+                nodes[key] = None
+                continue
+            node = self.expr((*path, key), src, env)
+            nodes[key] = node if self.expect_type((*path, key), node, {"int", "float", "null"},
+                                                  f"`outcome.{key}`") else None
+        decision = None
+        if o.decision is not None:
+            env = {**env, "limit": Info("float", True)}
+            decision = self.expr((*path, "decision"), o.decision, env)
+            if decision is not None and not _decision_leaves_ok(decision):
+                self.error((*path, "decision"), "decision-values",
+                           "`outcome.decision` must give one of 'approve', 'decline', 'refer' "
+                           "(string literals, possibly chosen with `if ... else`).")
+                decision = None
+        return OutcomeIR(decision, nodes["limit"], nodes["apr"], nodes["term"], o.limit_step,
+                         o.max_reasons, o.decline_reason)
+
+
+def _score_bounds(card: ScorecardIR) -> tuple[float, float]:
+    lo = card.base_points + sum(
+        min([c.missing, c.other, *(p for _, p in c.specials), *(p for _, p in c.bins)])
+        for c in card.characteristics)
+    hi = card.base_points + sum(c.max_points for c in card.characteristics)
+    return lo, hi
+
+
+def _decision_leaves_ok(node: t.Node) -> bool:
+    if isinstance(node, t.IfElse):
+        return _decision_leaves_ok(node.then) and _decision_leaves_ok(node.orelse)
+    return isinstance(node, t.Lit) and node.value in DECISIONS
+
+
+def lower(loaded: LoadedStrategy, sink: DiagnosticSink) -> Plan | None:
+    """Build the plan; record every problem in ``sink``; None if any is an error."""
+    lw = _Lowering(loaded, sink)
+    spec = loaded.spec
+    fields = lw.fields()
+    env: dict[str, Info] = {f.name: f.info for f in fields}
+    features = lw.features(env)
+    segments = lw.segments(dict(env))
+    seg_names = [s.name for s in segments]
+    env["segment"] = Info("str", False, values=tuple(seg_names))
+    experiments = lw.experiments(env)
+
+    scorecards: dict[str, ScorecardIR] = {}
+    tables: dict[str, TableIR] = {}
+    components: dict[str, tuple[str, Any]] = {}
+    for name, card in spec.scorecards.items():
+        if not isinstance(card, ScorecardSpec):
+            lw.error(("scorecards", name), "scorecard-file", "Scorecard file was not loaded.")
+            continue
+        ir = lw.scorecard(name, card, env)
+        components[name] = ("scorecard", ir)
+        if ir is not None:
+            scorecards[name] = ir
+    # Scores are known before tables run, so a table may read a score (score band x DTI).
+    card_slots = lw.slots(components, "scorecard")
+    for slot in card_slots:
+        env[slot.name] = slot.info[0]
+    for name, tbl in spec.tables.items():
+        if name in components:
+            lw.error(("tables", name), "duplicate-name", f"`{name}` names both a scorecard and a table.")
+            continue
+        tir = lw.table(name, tbl, env)
+        components[name] = ("table", tir)
+        if tir is not None:
+            tables[name] = tir
+    for name in spec.models:
+        lw.error(("models", name), "models-unsupported",
+                 "Model components are not available in this version; use a scorecard.")
+    table_slots = lw.slots(components, "table")
+    for slot in table_slots:
+        for out_name, info in zip(slot.outputs, slot.info, strict=True):
+            env[f"{slot.name}.{out_name}"] = info
+    slots = card_slots + table_slots
+    used_components = {c for s in slots for c in s.components}
+    for name in components:
+        if name not in used_components:
+            kind = components[name][0]
+            lw.error((kind + "s", name), "component-unused",
+                     f"{kind.capitalize()} `{name}` is not plugged into any slot (`use:`).",
+                     severity="warning")
+    rules = lw.rules(env, seg_names)
+    env.update({"declined": Info("bool", False), "referred": Info("bool", False),
+                "flagged": Info("bool", False), "cap": Info("float", True)})
+    outcome = lw.outcome(env)
+    for f in features:
+        if f.name not in lw.used_names:
+            lw.error(("features", f.name), "feature-unused",
+                     f"Feature `{f.name}` is not used by any segment, rule, scorecard, table or outcome.",
+                     severity="warning")
+    if sink.has_errors:
+        return None
+    plan = Plan(
+        strategy_id=spec.strategy, version=str(spec.version), stage=spec.stage, digest=loaded.digest,
+        fields=fields, features=features, segments=segments, experiments=experiments,
+        scorecards=scorecards, tables=tables, slots=slots, rules=rules, outcome=outcome,
+        columns=(),
+    )
+    return _with_columns(plan)
+
+
+def _with_columns(plan: Plan) -> Plan:
+    cols = [Column("strategy_id", "str"), Column("strategy_version", "str"),
+            Column("strategy_digest", "str"), Column("evaluated_at", "datetime"),
+            Column("decision", "str"), Column("segment", "str"),
+            Column("limit", "float"), Column("apr", "float"), Column("term", _term_type(plan)),
+            Column("reasons", "list"), Column("rule_hits", "list")]
+    cols += [Column(e.column, "str") for e in plan.experiments]
+    for slot in plan.slots:
+        cols.append(Column(f"component.{slot.name}", "str"))
+        if slot.kind == "scorecard":
+            cols.append(Column(f"score.{slot.name}", "float"))
+        else:
+            cols.append(Column(f"table.{slot.name}.row", "int"))
+            cols += [Column(f"table.{slot.name}.{o}", _col_type(i))
+                     for o, i in zip(slot.outputs, slot.info, strict=True)]
+    for card in plan.scorecards.values():
+        cols += [Column(f"points.{card.name}.{c.name}", "float") for c in card.characteristics]
+    cols += [Column(f"feature.{f.name}", _col_type(f.node.info)) for f in plan.features]
+    return Plan(**{**plan.__dict__, "columns": tuple(cols)})
+
+
+def _col_type(info: Info) -> str:
+    return "str" if info.type == "null" else info.type
+
+
+def _term_type(plan: Plan) -> str:
+    node = plan.outcome.term
+    return "int" if node is not None and node.info.type == "int" else "float"
+
+
+def lower_or_raise(loaded: LoadedStrategy) -> tuple[Plan, DiagnosticSink]:
+    """Lower, raising :class:`~fengkong.errors.StrategyFileError` on any error."""
+    sink = DiagnosticSink(file=loaded.source.file)
+    plan = lower(loaded, sink)
+    sink.raise_for_errors()
+    assert plan is not None
+    return plan, sink
