@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 
-from fengkong.compile import _hash
+from fengkong.compile import _hash, _lightgbm
 from fengkong.compile._online import field_messages
-from fengkong.compile.ir import FieldIR, Plan, ScorecardIR, SlotIR, TableIR
+from fengkong.compile._reasons import reason_columns
+from fengkong.compile.ir import FieldIR, ModelIR, Plan, ScorecardIR, SlotIR, TableIR
 from fengkong.errors import DataError
 from fengkong.expr._polars import DTYPES, pl_expr
 from fengkong.expr.ast import SAFE_INT, Node
@@ -23,13 +25,6 @@ from fengkong.expr.ast import SAFE_INT, Node
 _INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
 _FLOATS = (pl.Float32, pl.Float64)
 _KEEP = ("strategy_id", "strategy_version", "strategy_digest", "evaluated_at")
-_LIST = pl.List(pl.String)
-
-
-def _empty_list() -> pl.Expr:
-    return pl.lit([], dtype=_LIST)
-
-
 class _Batch:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -154,7 +149,7 @@ class _Batch:
             self.names[e.column] = e.column
         return frame.lazy().with_columns(cols)
 
-    def scorecard(self, card: ScorecardIR) -> tuple[list[pl.Expr], pl.Expr, pl.Expr]:
+    def scorecard(self, card: ScorecardIR) -> tuple[list[pl.Expr], pl.Expr]:
         pts: list[pl.Expr] = []
         for c in card.characteristics:
             v = self.e(c.node)
@@ -169,24 +164,7 @@ class _Batch:
         score: pl.Expr = pl.lit(float(card.base_points))
         for n in names:  # left to right, as online, so float sums agree to the bit
             score = score + pl.col(n)
-        losses = [pl.lit(c.max_points) - pl.col(n) for c, n in zip(card.characteristics, names, strict=True)]
-        k = len(losses)
-        ranks = []
-        for i in range(k):
-            rank: pl.Expr = pl.lit(0, dtype=pl.Int64)
-            for j in range(k):
-                if j != i:
-                    ahead = (losses[j] > losses[i]) | ((losses[j] == losses[i]) if j < i else pl.lit(value=False))
-                    rank = rank + ahead.cast(pl.Int64)
-            ranks.append(rank)
-        ordered = []
-        for r in range(k):
-            pick = pl.when((ranks[0] == r) & (losses[0] > 0)).then(pl.lit(card.characteristics[0].reason))
-            for i in range(1, k):
-                pick = pick.when((ranks[i] == r) & (losses[i] > 0)).then(pl.lit(card.characteristics[i].reason))
-            ordered.append(pick.otherwise(pl.lit(None, dtype=pl.String)))
-        reasons = pl.concat_list(ordered).list.drop_nulls()
-        return cols, score, reasons
+        return cols, score
 
     def table(self, tbl: TableIR) -> dict[str, pl.Expr]:
         args = [self.e(n) for n in tbl.inputs]
@@ -234,18 +212,21 @@ class _Batch:
         # Scorecards and their slots first: tables may read scores.
         card_cols: list[pl.Expr] = []
         for card in self.plan.scorecards.values():
-            cols, score, reasons = self.scorecard(card)
+            cols, score = self.scorecard(card)
             lf = lf.with_columns(cols)
-            card_cols += [score.alias(f"_score.{card.name}"), reasons.alias(f"_sr.{card.name}")]
+            card_cols.append(score.alias(f"_score.{card.name}"))
         if card_cols:
             lf = lf.with_columns(card_cols)
+        lf = self.models(lf)
         for kind in ("scorecard", "table"):
             if kind == "table":
                 tbl_cols = [e.alias(f"_tbl.{tbl.name}.{k}") for tbl in self.plan.tables.values()
                             for k, e in self.table(tbl).items()]
                 if tbl_cols:
                     lf = lf.with_columns(tbl_cols)
-            slot_cols = [e for s in self.plan.slots if s.kind == kind for e in self.slot(s)]
+            slot_cols = [e for s in self.plan.slots
+                         if s.kind == kind or (kind, s.kind) == ("scorecard", "model")
+                         for e in self.slot(s)]
             if slot_cols:
                 lf = lf.with_columns(slot_cols)
         points = []
@@ -257,6 +238,49 @@ class _Batch:
             points += [pl.when(used).then(pl.col(f"_pts.{card.name}.{c.name}")).alias(f"points.{card.name}.{c.name}")
                        for c in card.characteristics]
         return lf.with_columns(points) if points else lf
+
+    def models(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        """Score the LightGBM models with NumPy, each on the valid rows a slot runs it for.
+
+        Adds ``_score.<model>`` and ``contrib.<model>.<feature>`` (null where the model
+        did not run). Trees are summed and contributions accumulated as online does
+        (see :mod:`fengkong.compile._lightgbm`); the sigmoid is a Polars expression, as
+        ``exp`` is in the expression language, so both backends use the same ``exp``.
+        """
+        if not self.plan.models:
+            return lf
+        model_slots = [s for s in self.plan.slots if s.kind == "model"]
+        cols: list[pl.Expr] = []
+        for m in self.plan.models.values():
+            cols += [self.e(m.inputs[f]).cast(pl.Float64).alias(f"_mx.{m.name}.{f}")
+                     for f in sorted(m.model.used_features)]
+            used: pl.Expr = pl.lit(value=False)
+            for s in model_slots:
+                if m.name in s.components:
+                    used = used | (self.component(s) == m.name).fill_null(value=False)
+            cols.append((used & pl.col("error").is_null()).alias(f"_mused.{m.name}"))
+        frame = lf.with_columns(cols).collect()
+        n = frame.height
+        out: list[pl.Series] = []
+        scores: list[pl.Expr] = []
+        for m in self.plan.models.values():
+            rows = np.flatnonzero(frame[f"_mused.{m.name}"].to_numpy())
+            inputs = {f: frame[f"_mx.{m.name}.{f}"].to_numpy()[rows]  # null -> NaN
+                      for f in m.model.used_features}
+            raw, contrib = _lightgbm.BatchScorer(m.model).score(inputs, len(rows))
+            out.append(_scatter(f"_raw.{m.name}", raw, rows, n))
+            out += [_scatter(f"contrib.{m.name}.{feat}", contrib[i], rows, n)
+                    for i, feat in enumerate(m.features)]
+            scores.append(_model_score(m).alias(f"_score.{m.name}"))
+        return frame.with_columns(out).lazy().with_columns(scores)
+
+    def component(self, slot: SlotIR) -> pl.Expr:
+        """The name of the component ``slot`` runs, per row (as ``component.<slot>``)."""
+        out: pl.Expr = pl.lit(slot.base, dtype=pl.String)
+        for exp, label, comp in reversed(slot.choices):
+            test = (pl.col(f"experiment.{exp}") == label) if exp is not None else (pl.col("segment") == label)
+            out = pl.when(test.fill_null(value=False)).then(pl.lit(comp)).otherwise(out)
+        return out
 
     def slot(self, slot: SlotIR) -> list[pl.Expr]:
         def choose(value: Callable[[str], pl.Expr], dtype: pl.DataType, default: pl.Expr | None = None) -> pl.Expr:
@@ -270,9 +294,8 @@ class _Batch:
             return other if chain is None else chain.otherwise(other)
 
         out = [choose(lambda c: pl.lit(c), pl.String()).cast(pl.String).alias(f"component.{slot.name}")]
-        if slot.kind == "scorecard":
+        if slot.kind in ("scorecard", "model"):
             out.append(choose(lambda c: pl.col(f"_score.{c}"), pl.Float64()).alias(f"score.{slot.name}"))
-            out.append(choose(lambda c: pl.col(f"_sr.{c}"), _LIST, _empty_list()).alias(f"_sr.slot.{slot.name}"))
             self.names[slot.name] = f"score.{slot.name}"
         else:
             out.append(choose(lambda c: pl.col(f"_tbl.{c}.row"), pl.Int64()).alias(f"table.{slot.name}.row"))
@@ -321,19 +344,10 @@ class _Batch:
         declined = pl.col("decision") == "decline"
         term_dtype = pl.Int64 if o.term is not None and o.term.info.type == "int" else pl.Float64
         term = self.e(o.term).cast(term_dtype) if o.term is not None else pl.lit(None, dtype=term_dtype)
-        reasons = [pl.when(declined & ~pl.col("_declined")).then(pl.lit(o.decline_reason))]
-        for action in ("decline", "refer", "cap", "flag"):
-            reasons += [pl.when(pl.col(r.column)).then(pl.lit(r.reason))
-                        for r in self.plan.rules if r.action == action]
-        reasons += [pl.col(f"_sr.slot.{s.name}") for s in self.plan.slots if s.kind == "scorecard"]
-        hits = [pl.when(pl.col(r.column)).then(pl.lit(r.id)) for r in self.plan.rules]
         return lf.with_columns(
             pl.when(~declined).then(pl.col("_limit")).alias("limit"),
             pl.when(~declined).then(self.float_expr(o.apr)).alias("apr"),
             pl.when(~declined).then(term).alias("term"),
-            pl.concat_list(reasons).list.drop_nulls().list.unique(maintain_order=True)
-            .list.head(o.max_reasons).alias("reasons"),
-            (pl.concat_list(hits).list.drop_nulls() if hits else _empty_list()).alias("rule_hits"),
         )
 
     def float_expr(self, node: Node | None) -> pl.Expr:
@@ -354,6 +368,9 @@ class _Batch:
         consts = {"strategy_id": pl.lit(p.strategy_id), "strategy_version": pl.lit(p.version),
                   "strategy_digest": pl.lit(p.digest),
                   "evaluated_at": pl.lit(now, dtype=pl.Datetime("us", "UTC"))}
+        frame = lf.collect()
+        reasons, hits = reason_columns(p, frame)
+        lf = frame.with_columns(reasons, hits).lazy()
         ok = pl.col("error").is_null()
         out = []
         for c in p.columns:
@@ -363,6 +380,21 @@ class _Batch:
                 out.append(pl.when(ok).then(pl.col(c.name)).alias(c.name))
         out.append(pl.col("error"))
         return lf.select(out).collect()
+
+
+def _scatter(name: str, values: np.ndarray, rows: np.ndarray, n: int) -> pl.Series:
+    full = np.full(n, np.nan)
+    full[rows] = values
+    return pl.Series(name, full, nan_to_null=True)
+
+
+def _model_score(m: ModelIR) -> pl.Expr:
+    raw = pl.col(f"_raw.{m.name}")
+    if m.output != "probability":
+        return raw
+    # 1 / (1 + exp(-k * raw)), as LightGBM and the online backend compute it.
+    k = m.model.sigmoid if m.model.sigmoid is not None else 1.0
+    return pl.lit(1.0) / (pl.lit(1.0) + (pl.lit(-k) * raw).exp())
 
 
 def run_batch(plan: Plan, frame: pl.DataFrame, now: dt.datetime) -> pl.DataFrame:

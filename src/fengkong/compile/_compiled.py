@@ -24,7 +24,8 @@ class CompiledStrategy:
     spec
         The validated strategy spec (scorecard files inlined).
     digest
-        ``sha256:...`` of the canonical spec: what every decision records.
+        ``sha256:...`` of the canonical spec (and of the model files it runs): what
+        every decision records.
     warnings
         Lint findings that did not stop compilation.
     """
@@ -84,6 +85,6 @@ def compile_strategy(strategy: str | Path | LoadedStrategy) -> CompiledStrategy:
     online, source = build_online(plan)
     warnings = tuple(d for d in sink.items if d.severity == "warning")
     index = {c.name: i for i, c in enumerate(plan.columns)}
-    return CompiledStrategy(plan=plan, spec=loaded.spec, digest=loaded.digest, warnings=warnings,
+    return CompiledStrategy(plan=plan, spec=loaded.spec, digest=plan.digest, warnings=warnings,
                             source=loaded.source.file, online=online, online_source=source,
                             column_index=index)

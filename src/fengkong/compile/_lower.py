@@ -2,18 +2,19 @@
 
 Every expression is parsed and type-checked in the scope it runs in: features see
 inputs and the features above them; segment conditions see features; experiments
-see the segment; scorecards and tables see the experiment arms; rules see slot
+see the segment; scorecards, model inputs and tables see the experiment arms; rules see slot
 values (scores, table outputs); the outcome sees rule results. All problems of a
 file are collected, each with file, line and column, before anything is raised.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from fengkong.compile import _lint
+from fengkong.compile import _lightgbm, _lint
 from fengkong.compile._cells import Cell, CellError, parse_cell
 from fengkong.compile.ir import (
     CharacteristicIR,
@@ -21,6 +22,7 @@ from fengkong.compile.ir import (
     ExperimentIR,
     FeatureIR,
     FieldIR,
+    ModelIR,
     OutcomeIR,
     Plan,
     RowIR,
@@ -35,7 +37,7 @@ from fengkong.expr import ExprError, Info, check_expression, suggest
 from fengkong.expr import ast as t
 from fengkong.expr.functions import unify
 from fengkong.strategy._load import LoadedStrategy, Path_
-from fengkong.strategy._spec import RuleSpec, ScorecardSpec, TableSpec
+from fengkong.strategy._spec import ModelSpec, RuleSpec, ScorecardSpec, TableSpec
 
 RESERVED = frozenset({"segment", "declined", "referred", "flagged", "cap", "limit", "apr", "term",
                       "decision", "experiment", "feature", "points", "component", "table", "rule", "true", "false", "null", "none"})
@@ -293,8 +295,58 @@ class _Lowering:
         self.error(path, "invalid-cell", f"An output cell must be a number, bool, null or expression; got {type(raw).__name__}.")
         return None
 
-    def slots(self, components: dict[str, tuple[str, Any]], kind_wanted: str) -> tuple[SlotIR, ...]:
-        """Slots of one kind, from the bindings of the base, the segments and the arms."""
+    def model(self, name: str, spec: ModelSpec, env: Mapping[str, Info]) -> ModelIR | None:
+        """Read the model file and check one input expression per model feature."""
+        path: Path_ = ("models", name)
+        try:
+            lgbm = _lightgbm.read_model(self.loaded.base_dir / spec.file)
+        except _lightgbm.ModelFileError as exc:
+            self.error((*path, "file"), exc.code, exc.message)
+            return None
+        names = lgbm.feature_names
+        ok = True
+        for feat in spec.inputs:
+            if feat not in names:
+                self.error((*path, "inputs", feat), "model-input-unknown",
+                           f"Model file `{spec.file}` has no feature `{feat}`."
+                           f"{suggest(feat, list(names))}")
+                ok = False
+        missing = [f for f in names if f not in spec.inputs]
+        if missing:
+            listed = ", ".join(f"`{f}`" for f in missing)
+            self.error((*path, "inputs"), "model-input-missing",
+                       f"Model `{name}` needs an input for feature{'s' if len(missing) > 1 else ''} "
+                       f"{listed} of model file `{spec.file}`; add "
+                       f"{'them' if len(missing) > 1 else 'it'} under `inputs`.")
+            ok = False
+        for feat in spec.reasons:
+            if feat not in names:
+                self.error((*path, "reasons", feat), "model-reason-unknown",
+                           f"Model file `{spec.file}` has no feature `{feat}`."
+                           f"{suggest(feat, list(names))}")
+                ok = False
+        if spec.output == "probability" and lgbm.objective != "binary":
+            self.error((*path, "output"), "model-output-unsupported",
+                       f"Model file `{spec.file}` has objective `{lgbm.objective}`; only a "
+                       "`binary` model gives a probability. Use `output: raw` for its raw score.")
+            ok = False
+        inputs = []
+        for feat in names:
+            if feat not in spec.inputs:
+                continue
+            ipath: Path_ = (*path, "inputs", feat)
+            node = self.expr(ipath, spec.inputs[feat], env)
+            if self.expect_type(ipath, node, {"int", "float", "bool"}, f"Model input `{feat}`"):
+                assert node is not None
+                inputs.append(node)
+        if not ok or len(inputs) != len(names):
+            return None
+        reasons = tuple(spec.reasons.get(f) for f in names)
+        return ModelIR(name, spec.file, lgbm, tuple(inputs), reasons, spec.output)
+
+    def slots(self, components: dict[str, tuple[str, Any]],
+              kinds_wanted: Collection[str]) -> tuple[SlotIR, ...]:
+        """Slots of the wanted kinds, from the bindings of the base, the segments and the arms."""
         bindings: dict[str, list[tuple[str | None, str, str, Path_]]] = {}
         base: dict[str, str] = dict(self.spec.use)
         for slot, comp in self.spec.use.items():
@@ -307,27 +359,29 @@ class _Lowering:
                 for slot, comp in uses.items():
                     bindings.setdefault(slot, []).append(
                         (exp_name, arm, comp, ("experiments", exp_name, "use", arm, slot)))
-        known = set(self.spec.scorecards) | set(self.spec.tables)
+        known = set(self.spec.scorecards) | set(self.spec.models) | set(self.spec.tables)
         out = []
         for slot, binds in bindings.items():
-            if not any(components.get(c, ("",))[0] == kind_wanted for _, _, c, _ in binds) and (
-                    kind_wanted != "table" or any(c in known for _, _, c, _ in binds)):
+            if not any(components.get(c, ("",))[0] in kinds_wanted for _, _, c, _ in binds) and (
+                    "table" not in kinds_wanted or any(c in known for _, _, c, _ in binds)):
                 continue
             kinds = set()
             ok = True
             for _, _, comp, path in binds:
                 if comp not in known:
                     self.error(path, "unknown-component",
-                               f"No scorecard or table is named `{comp}`.{suggest(comp, list(components))}")
+                               f"No scorecard, model or table is named `{comp}`.{suggest(comp, list(components))}")
                     ok = False
                     continue
-                kinds.add("scorecard" if comp in self.spec.scorecards else "table")
+                kinds.add("scorecard" if comp in self.spec.scorecards else
+                          "model" if comp in self.spec.models else "table")
             if slot in RESERVED:
                 self.error(binds[0][3], "reserved-name", f"`{slot}` is a reserved name; choose another slot name.")
                 ok = False
             if len(kinds) > 1:
+                first, second = sorted(kinds)[:2]
                 self.error(binds[0][3], "slot-kind-mismatch",
-                           f"Slot `{slot}` is bound to a scorecard in one place and a table in another.")
+                           f"Slot `{slot}` is bound to a {first} in one place and a {second} in another.")
                 ok = False
             if not ok or not kinds:
                 continue
@@ -341,6 +395,10 @@ class _Lowering:
                 hi = max(_score_bounds(c)[1] for c in comps)
                 infos: tuple[Info, ...] = (Info("float", unbound, lo, hi),)
                 outputs: tuple[str, ...] = ()
+            elif kind == "model":
+                bounds = [c.bounds for c in comps if isinstance(c, ModelIR)]
+                lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
+                infos, outputs = (Info("float", unbound, lo, hi),), ()
             else:
                 outputs = comps[0].outputs
                 if any(c.outputs != outputs for c in comps):
@@ -471,22 +529,29 @@ def lower(loaded: LoadedStrategy, sink: DiagnosticSink) -> Plan | None:
         components[name] = ("scorecard", ir)
         if ir is not None:
             scorecards[name] = ir
+    models: dict[str, ModelIR] = {}
+    for name, model in spec.models.items():
+        if name in components:
+            lw.error(("models", name), "duplicate-name", f"`{name}` names both a scorecard and a model.")
+            continue
+        mir = lw.model(name, model, env)
+        components[name] = ("model", mir)
+        if mir is not None:
+            models[name] = mir
     # Scores are known before tables run, so a table may read a score (score band x DTI).
-    card_slots = lw.slots(components, "scorecard")
+    card_slots = lw.slots(components, ("scorecard", "model"))
     for slot in card_slots:
         env[slot.name] = slot.info[0]
     for name, tbl in spec.tables.items():
         if name in components:
-            lw.error(("tables", name), "duplicate-name", f"`{name}` names both a scorecard and a table.")
+            lw.error(("tables", name), "duplicate-name",
+                     f"`{name}` names both a {components[name][0]} and a table.")
             continue
         tir = lw.table(name, tbl, env)
         components[name] = ("table", tir)
         if tir is not None:
             tables[name] = tir
-    for name in spec.models:
-        lw.error(("models", name), "models-unsupported",
-                 "Model components are not available in this version; use a scorecard.")
-    table_slots = lw.slots(components, "table")
+    table_slots = lw.slots(components, ("table",))
     for slot in table_slots:
         for out_name, info in zip(slot.outputs, slot.info, strict=True):
             env[f"{slot.name}.{out_name}"] = info
@@ -510,12 +575,26 @@ def lower(loaded: LoadedStrategy, sink: DiagnosticSink) -> Plan | None:
     if sink.has_errors:
         return None
     plan = Plan(
-        strategy_id=spec.strategy, version=str(spec.version), stage=spec.stage, digest=loaded.digest,
+        strategy_id=spec.strategy, version=str(spec.version), stage=spec.stage,
+        digest=_digest(loaded.digest, models),
         fields=fields, features=features, segments=segments, experiments=experiments,
         scorecards=scorecards, tables=tables, slots=slots, rules=rules, outcome=outcome,
-        columns=(),
+        columns=(), models=models,
     )
     return _with_columns(plan)
+
+
+def _digest(spec_digest: str, models: Mapping[str, ModelIR]) -> str:
+    """The spec digest, extended by the content of every model file the plan runs.
+
+    Model files are not part of the spec (scorecard files are inlined into it), so
+    retraining a model must change the digest decisions record. Without models the
+    spec digest is kept as is.
+    """
+    if not models:
+        return spec_digest
+    parts = [spec_digest, *(f"model {name} sha256:{m.model.sha256}" for name, m in sorted(models.items()))]
+    return "sha256:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def _with_columns(plan: Plan) -> Plan:
@@ -527,7 +606,7 @@ def _with_columns(plan: Plan) -> Plan:
     cols += [Column(e.column, "str") for e in plan.experiments]
     for slot in plan.slots:
         cols.append(Column(f"component.{slot.name}", "str"))
-        if slot.kind == "scorecard":
+        if slot.kind in ("scorecard", "model"):
             cols.append(Column(f"score.{slot.name}", "float"))
         else:
             cols.append(Column(f"table.{slot.name}.row", "int"))
@@ -535,6 +614,8 @@ def _with_columns(plan: Plan) -> Plan:
                      for o, i in zip(slot.outputs, slot.info, strict=True)]
     for card in plan.scorecards.values():
         cols += [Column(f"points.{card.name}.{c.name}", "float") for c in card.characteristics]
+    for model in plan.models.values():
+        cols += [Column(f"contrib.{model.name}.{f}", "float") for f in model.features]
     cols += [Column(f"feature.{f.name}", _col_type(f.node.info)) for f in plan.features]
     return Plan(**{**plan.__dict__, "columns": tuple(cols)})
 

@@ -8,14 +8,15 @@ per strategy version; evaluating it allocates little beyond that tuple.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fengkong.compile import _hash
+from fengkong.compile import _hash, _lightgbm
 from fengkong.compile._cells import Cell
-from fengkong.compile.ir import FieldIR, Plan, ScorecardIR, SlotIR, TableIR
+from fengkong.compile.ir import FieldIR, ModelIR, Plan, ScorecardIR, SlotIR, TableIR
 from fengkong.expr import Info
 from fengkong.errors import FieldProblem, InputValidationError
 from fengkong.expr import _runtime
@@ -84,7 +85,7 @@ class _Gen:
         self.ns: dict[str, Any] = dict(_runtime.NAMESPACE)
         self.ns.update({"_problem": _problem, "_InputError": InputValidationError,
                         "_parse_date": _parse_date, "_date": dt.date, "_flatten": _flatten,
-                        "_crc": zlib.crc32})
+                        "_crc": zlib.crc32, "_lgb_sigmoid": _lightgbm.sigmoid, "_NAN": math.nan})
         self.n = 0
 
     def fresh(self, stem: str) -> str:
@@ -238,11 +239,14 @@ class _Gen:
         for card in self.plan.scorecards.values():
             for c in card.characteristics:
                 self.emit(1, f"{self.points_var(card.name, c.name)} = None")
+        for model in self.plan.models.values():
+            for f in model.features:
+                self.emit(1, f"{self.points_var(model.name, f, 'contrib')} = None")
         for slot in self.plan.slots:
             self.slot(slot)
 
-    def points_var(self, card: str, char: str) -> str:
-        key = f"points.{card}.{char}"
+    def points_var(self, card: str, char: str, group: str = "points") -> str:
+        key = f"{group}.{card}.{char}"
         if key not in self.ctx.names:
             self.ctx.names[key] = self.fresh("pt")
         return self.ctx.names[key]
@@ -265,7 +269,7 @@ class _Gen:
         else:
             for var in names.values():
                 self.emit(indent, f"{var} = {'[]' if var.startswith('sr') else 'None'}")
-        if slot.kind == "scorecard":
+        if slot.kind in ("scorecard", "model"):
             self.ctx.names[slot.name] = names["score"]
         else:
             for out in slot.outputs:
@@ -273,7 +277,7 @@ class _Gen:
 
     def slot_vars(self, slot: SlotIR) -> dict[str, str]:
         names = {"component": self.fresh("cmp")}
-        if slot.kind == "scorecard":
+        if slot.kind in ("scorecard", "model"):
             names["score"] = self.fresh("sc")
             names["reasons"] = self.fresh("sr")
         else:
@@ -289,6 +293,8 @@ class _Gen:
         self.emit(indent, f"{names['component']} = {comp!r}")
         if slot.kind == "scorecard":
             self.scorecard(self.plan.scorecards[comp], names, indent)
+        elif slot.kind == "model":
+            self.model(self.plan.models[comp], names, indent)
         else:
             self.table(self.plan.tables[comp], names, indent, slot.info)
 
@@ -312,6 +318,44 @@ class _Gen:
         # Adverse reasons: characteristics that lost points, most points lost first.
         self.emit(indent, f"{names['reasons']} = [c for _, _, c in sorted("
                           f"(-x, i, c) for x, i, c in ({losses},) if x > 0)]")
+
+    def model(self, m: ModelIR, names: dict[str, str], indent: int) -> None:
+        lgbm = m.model
+        zeroing, zero_fill = _lightgbm.needs_zeroing(lgbm), _lightgbm.needs_zero_fill(lgbm)
+        xn: dict[int, str] = {}
+        xz: dict[int, str] = {}
+        # Only features some split reads are computed; missing becomes NaN (see _lightgbm).
+        for f in sorted(lgbm.used_features):
+            node, v = m.inputs[f], self.fresh("mx")
+            code = self.expr(node)
+            if node.info.nullable:
+                self.emit(indent, f"{v} = {code}")
+                to_float = "" if node.info.type == "float" else "float"
+                self.emit(indent, f"{v} = _NAN if {v} is None else {to_float}({v})")
+            else:
+                self.emit(indent, f"{v} = {code if node.info.type == 'float' else f'float({code})'}")
+            if f in zeroing:
+                z = repr(_lightgbm.ZERO_THRESHOLD)
+                self.emit(indent, f"if -{z} <= {v} <= {z}: {v} = 0.0")
+            xn[f] = xz[f] = v
+            if f in zero_fill and node.info.nullable:
+                xz[f] = self.fresh("mz")
+                self.emit(indent, f"{xz[f]} = {v} if {v} == {v} else 0.0")
+        raw = self.fresh("mr")
+        contrib = [self.points_var(m.name, f, "contrib") for f in m.features]
+        self.emit(indent, " = ".join([raw, *contrib, "0.0"]))
+        for tree in lgbm.trees:
+            self.lines += _lightgbm.online_tree(tree, xn, xz, raw, contrib, indent, self.const)
+        if m.output == "probability":
+            self.emit(indent, f"{names['score']} = _lgb_sigmoid({lgbm.sigmoid!r}, {raw})")
+        else:
+            self.emit(indent, f"{names['score']} = {raw}")
+        coded = ", ".join(f"({c}, {i}, {r!r})" for i, (c, r) in enumerate(zip(contrib, m.reasons, strict=True))
+                          if r is not None)
+        # Reasons: features that pushed the score up, most first (ties in feature order).
+        self.emit(indent, f"{names['reasons']} = [c for _, _, c in sorted("
+                          f"(-x, i, c) for x, i, c in ({coded},) if x > 0)]" if coded else
+                  f"{names['reasons']} = []")
 
     def table(self, tbl: TableIR, names: dict[str, str], indent: int,
               infos: tuple[Info, ...]) -> None:
@@ -419,9 +463,10 @@ class _Gen:
             for rule, var in zip(self.plan.rules, self.rule_vars, strict=True):
                 if rule.action == action:
                     self.emit(1, f"if {var}: rs.append({rule.reason!r})")
-        for slot in self.plan.slots:
-            if slot.kind == "scorecard":
-                self.emit(1, f"rs += {self.slot_names[slot.name]['reasons']}")
+        for kind in ("scorecard", "model"):
+            for slot in self.plan.slots:
+                if slot.kind == kind:
+                    self.emit(1, f"rs += {self.slot_names[slot.name]['reasons']}")
         self.emit(1, f"rs = list(dict.fromkeys(rs))[:{o.max_reasons}]")
         hits = ", ".join(f"({rule.id!r}, {var})" for rule, var in zip(self.plan.rules, self.rule_vars, strict=True))
         self.emit(1, f"hits = [x for x, y in ({hits},) if y]" if hits else "hits = []")
@@ -455,7 +500,7 @@ class _Gen:
         for slot in p.slots:
             names = self.slot_names[slot.name]
             values[f"component.{slot.name}"] = names["component"]
-            if slot.kind == "scorecard":
+            if slot.kind in ("scorecard", "model"):
                 values[f"score.{slot.name}"] = names["score"]
             else:
                 values[f"table.{slot.name}.row"] = names["row"]
@@ -464,6 +509,9 @@ class _Gen:
         for card in p.scorecards.values():
             for c in card.characteristics:
                 values[f"points.{card.name}.{c.name}"] = self.points_var(card.name, c.name)
+        for model in p.models.values():
+            for feat in model.features:
+                values[f"contrib.{model.name}.{feat}"] = self.points_var(model.name, feat, "contrib")
         for f in p.features:
             values[f"feature.{f.name}"] = self.ctx.names[f.name]
         self.emit(1, "return (" + ", ".join(values[c.name] for c in p.columns) + ",)")

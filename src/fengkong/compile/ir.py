@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fengkong.compile._cells import Cell
+from fengkong.compile._lightgbm import LightGBMModel
 from fengkong.expr.ast import Info, Node
 
 
@@ -93,6 +94,28 @@ class ScorecardIR:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelIR:
+    """A LightGBM model: one input expression per model feature, reason codes by feature."""
+
+    name: str
+    file: str  # as written in the strategy, for messages
+    model: LightGBMModel
+    inputs: tuple[Node, ...]  # in model feature order
+    reasons: tuple[str | None, ...]  # in model feature order; None: no reason code
+    output: str  # probability | raw
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The model's feature names, in its order."""
+        return self.model.feature_names
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The lowest and highest value the model can give."""
+        return (0.0, 1.0) if self.output == "probability" else self.model.raw_bounds()
+
+
+@dataclass(frozen=True, slots=True)
 class RowIR:
     """A decision-table row."""
 
@@ -122,10 +145,10 @@ class SlotIR:
     """
 
     name: str
-    kind: str  # scorecard | table
+    kind: str  # scorecard | model | table
     choices: tuple[tuple[str | None, str, str], ...]
     base: str | None
-    info: tuple[Info, ...]  # the value's Info (scorecard) or one per output (table)
+    info: tuple[Info, ...]  # the value's Info (scorecard, model) or one per output (table)
     outputs: tuple[str, ...] = ()
 
     @property
@@ -191,3 +214,4 @@ class Plan:
     rules: tuple[RuleIR, ...]
     outcome: OutcomeIR
     columns: tuple[Column, ...]
+    models: dict[str, ModelIR] = field(default_factory=dict)

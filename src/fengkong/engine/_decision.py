@@ -70,7 +70,7 @@ class Decision:
 
     @property
     def scores(self) -> dict[str, float | None]:
-        """Scorecard slot -> score."""
+        """Scorecard or model slot -> score (a model's probability or raw score)."""
         return self._group("score.")
 
     @property
@@ -86,6 +86,16 @@ class Decision:
             card, char = key.split(".", 1)
             if value is not None:
                 out.setdefault(card, {})[char] = value
+        return out
+
+    @property
+    def contributions(self) -> dict[str, dict[str, float]]:
+        """Model -> feature -> contribution to the raw score, for the models that ran."""
+        out: dict[str, dict[str, float]] = {}
+        for key, value in self._group("contrib.").items():
+            model, feature = key.split(".", 1)
+            if value is not None:
+                out.setdefault(model, {})[feature] = value
         return out
 
     @property
@@ -123,7 +133,8 @@ class Decision:
             "decision": self.decision, "segment": self.segment, "limit": self.limit,
             "apr": self.apr, "term": self.term, "reasons": self.reasons,
             "rule_hits": self.rule_hits, "experiments": self.experiments, "scores": self.scores,
-            "components": self.components, "points": self.points, "tables": self.tables,
+            "components": self.components, "points": self.points,
+            "contributions": self.contributions, "tables": self.tables,
             "features": self.features, "strategy": self.strategy,
             "evaluated_at": self.evaluated_at.isoformat(),
         }

@@ -1,0 +1,356 @@
+"""The ``fengkong`` commands: each parses its options, calls the library, and sets the exit code.
+
+Exit codes: 0 ok, 1 strategy or data errors, 2 usage errors (Typer's own).
+Error messages go to stderr and never carry applicant data values.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from fengkong import CompiledStrategy, __version__, compile_strategy, demo, evaluate
+from fengkong.cli import _demo, _io, _pack, _render
+from fengkong.cli._run import DEFAULT_CHUNK_SIZE, decide_in_chunks
+from fengkong.errors import DataError, Diagnostic, InputValidationError, StrategyFileError
+from fengkong.strategy import strategy_json_schema
+
+app = typer.Typer(
+    name="fengkong",
+    help="fengkong (风控): credit-risk decisions from a declarative strategy file.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals of a crashed command may hold applicant records: never print them.
+    pretty_exceptions_show_locals=False,
+)
+
+StrategyArg = Annotated[
+    Path,
+    typer.Argument(
+        help="The strategy file (.yaml, .yml or .json).", metavar="STRATEGY", show_default=False
+    ),
+]
+
+
+def _fail(err: Console, message: str) -> NoReturn:
+    err.print(Text.assemble(("error", "bold red"), ": ", message), soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _print_diagnostics(console: Console, diagnostics: tuple[Diagnostic, ...]) -> None:
+    for d in diagnostics:
+        console.print(_render.diagnostic_text(d), soft_wrap=True)
+
+
+def _compile(path: Path, err: Console) -> CompiledStrategy:
+    try:
+        return compile_strategy(path)
+    except StrategyFileError as exc:
+        _print_diagnostics(err, exc.diagnostics)
+        n = sum(d.severity == "error" for d in exc.diagnostics)
+        _fail(err, f"{path} has {_render.plural(n, 'error')}; nothing was decided.")
+
+
+def _check_table_path(path: Path, option: str) -> None:
+    try:
+        _io.table_format(path)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from exc
+
+
+def _version(value: bool) -> None:  # noqa: FBT001 - Typer passes the flag positionally
+    if value:
+        typer.echo(f"fengkong {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    *,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """fengkong (风控): credit-risk decisions from a declarative strategy file."""
+
+
+@app.command()
+def validate(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Strategy files to check.", metavar="FILE", show_default=False),
+    ],
+    *,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+) -> None:
+    """Compile strategy files and report every error and warning with its position."""
+    out, _ = _render.consoles()
+    failed = False
+    for file in files:
+        try:
+            diagnostics = compile_strategy(file).warnings
+        except StrategyFileError as exc:
+            diagnostics = exc.diagnostics
+        _print_diagnostics(out, diagnostics)
+        n_errors = sum(d.severity == "error" for d in diagnostics)
+        n_warnings = len(diagnostics) - n_errors
+        out.print(
+            _render.file_summary(str(file), n_errors, n_warnings, strict=strict), soft_wrap=True
+        )
+        failed = failed or n_errors > 0 or (strict and n_warnings > 0)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def decide(
+    strategy: StrategyArg,
+    input_: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="FILE",
+            show_default=False,
+            help="A JSON record, or an array of records; - reads stdin.",
+        ),
+    ],
+) -> None:
+    """Decide one record (or a JSON array of records) and print the decision as JSON."""
+    _, err = _render.consoles()
+    compiled = _compile(strategy, err)
+    if input_ == "-":
+        data, source = typer.get_binary_stream("stdin").read(), "<stdin>"
+    else:
+        try:
+            data, source = Path(input_).read_bytes(), input_
+        except OSError as exc:
+            msg = f"Cannot read {input_}: {exc.strerror}."
+            raise typer.BadParameter(msg, param_hint="--input") from exc
+    try:
+        records, is_array = _io.parse_records(data, source)
+    except DataError as exc:
+        _fail(err, str(exc))
+    results: list[dict[str, object]] = []
+    bad: list[int] = []
+    for i, record in enumerate(records):
+        try:
+            results.append(evaluate(compiled, record).to_dict())
+        except InputValidationError as exc:
+            bad.append(i)
+            prefix = f"record [{i}]: " if is_array else ""
+            for p in exc.problems:
+                err.print(f"{prefix}{p.field}: {p.message}", markup=False, soft_wrap=True)
+    if bad:
+        which = (
+            f"{_render.plural(len(bad), 'record')} invalid ({', '.join(f'[{i}]' for i in bad)})"
+            if is_array
+            else "the record is invalid"
+        )
+        _fail(err, f"{source}: {which}; nothing was decided.")
+    typer.echo(_io.dumps_json(results if is_array else results[0]))
+
+
+@app.command()
+def batch(
+    strategy: StrategyArg,
+    input_: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            show_default=False,
+            help="Input table (.parquet or .csv).",
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            show_default=False,
+            help="Where to write the decisions (.parquet or .csv).",
+        ),
+    ],
+    chunk_size: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Rows decided at a time.")
+    ] = DEFAULT_CHUNK_SIZE,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep",
+            metavar="COLUMN",
+            show_default=False,
+            help="An input column to copy into the output, e.g. an application id (repeatable).",
+        ),
+    ] = None,
+) -> None:
+    """Decide every row of a Parquet or CSV file and write the decisions to a file."""
+    out, err = _render.consoles()
+    _check_table_path(input_, "--input")
+    _check_table_path(output, "--output")
+    compiled = _compile(strategy, err)
+    if compiled.warnings:
+        err.print(
+            f"{strategy}: {_render.plural(len(compiled.warnings), 'warning')} "
+            f"(see fengkong validate {strategy})",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
+    columns = tuple(keep or ())
+    clash = [c for c in columns if c in compiled.columns or c == "error"]
+    if clash:
+        msg = f"Column `{clash[0]}` is also a decision column; it cannot be kept."
+        raise typer.BadParameter(msg, param_hint="--keep")
+    try:
+        frame = _io.read_table(input_, compiled.plan.fields, keep=columns)
+        run = decide_in_chunks(compiled, frame, console=err, chunk_size=chunk_size, keep=columns)
+        _io.write_table(run.decisions, output)
+    except DataError as exc:
+        _fail(err, str(exc))
+    except OSError as exc:
+        _fail(err, f"Cannot write {output}: {exc.strerror or exc}.")
+    out.print(_render.run_renderable(run, output))
+    out.print(_render.outcome_renderable(run.decisions))
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Where to put the example strategy pack.", metavar="DIR", show_default=False
+        ),
+    ],
+    *,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Copy into a non-empty directory, overwriting files of the same name."
+        ),
+    ] = False,
+) -> None:
+    """Start a strategy project from the example pack (strategy plus scorecards)."""
+    out, err = _render.consoles()
+    if directory.exists() and not directory.is_dir():
+        _fail(err, f"{directory} exists and is not a directory.")
+    if _pack.has_entries(directory) and not force:
+        _fail(
+            err, f"{directory} is not empty; pass --force to copy the example pack into it anyway."
+        )
+    files = _pack.copy_pack(demo.example_pack_dir(), directory)
+    out.print(f"Copied the example strategy pack into {directory}:", markup=False, soft_wrap=True)
+    for f in files:
+        out.print(f"  {f}", markup=False, soft_wrap=True)
+    strategy = directory / _pack.STRATEGY_FILE
+    data = directory / "applications.parquet"
+    out.print("\nNext steps:")
+    out.print(
+        _render.next_steps(
+            [
+                ("check the strategy", f"fengkong validate {strategy}"),
+                ("make demo data", f"fengkong demo-data --rows 10000 --output {data}"),
+                (
+                    "decide the data",
+                    f"fengkong batch {strategy} --input {data} "
+                    f"--output {directory / 'decisions.parquet'} --keep application_id",
+                ),
+            ]
+        ),
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            show_default=False,
+            help="Write to this file instead of stdout.",
+        ),
+    ] = None,
+) -> None:
+    """Print the JSON Schema of strategy files (for editors and CI)."""
+    text = _io.dumps_json(strategy_json_schema())
+    if output is None:
+        typer.echo(text)
+        return
+    _, err = _render.consoles()
+    try:
+        _io.write_text(text + "\n", output)
+    except OSError as exc:
+        _fail(err, f"Cannot write {output}: {exc.strerror or exc}.")
+    err.print(f"Wrote the strategy JSON Schema to {output}.", markup=False, soft_wrap=True)
+
+
+@app.command("demo-data")
+def demo_data(
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            show_default=False,
+            help="Destination (.parquet or .csv).",
+        ),
+    ],
+    rows: Annotated[int, typer.Option(min=1, help="How many applications.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same data.")] = 0,
+) -> None:
+    """Write synthetic consumer-loan applications (with a known outcome, `bad`)."""
+    out, err = _render.consoles()
+    _check_table_path(output, "--output")
+    frame = demo.generate_applications(rows, seed=seed, show_progress=True)
+    try:
+        _io.write_table(frame, output)
+    except OSError as exc:
+        _fail(err, f"Cannot write {output}: {exc.strerror or exc}.")
+    out.print(
+        f"Wrote {frame.height:,} synthetic applications (seed {seed}) to {output}.",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("demo")
+def demo_(
+    rows: Annotated[int, typer.Option(min=1, help="How many synthetic applications.")] = 100_000,
+    directory: Annotated[
+        Path, typer.Option("--dir", metavar="DIR", help="Where the demo's files go.")
+    ] = Path("fengkong-demo"),
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 0,
+) -> None:
+    """Run the whole tour: example pack, demo data, validation, online and batch decisions."""
+    out, err = _render.consoles()
+    try:
+        _demo.run_demo(directory, rows=rows, seed=seed, console=out)
+    except StrategyFileError as exc:
+        _print_diagnostics(err, exc.diagnostics)
+        _fail(err, f"The strategy in {directory} does not compile.")
+    except DataError as exc:
+        _fail(err, str(exc))
+    except OSError as exc:
+        _fail(err, f"Cannot write into {directory}: {exc.strerror or exc}.")
+
+
+def main() -> None:
+    """Run the ``fengkong`` command line (the console-script entry point)."""
+    app(prog_name="fengkong", args=sys.argv[1:])

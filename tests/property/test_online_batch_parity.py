@@ -1,0 +1,74 @@
+"""Online and batch decide every generated record identically, errors included."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fengkong import compile_strategy, evaluate, evaluate_batch
+from fengkong.core import FixedClock
+from fengkong.errors import InputValidationError
+from fengkong.testing import assert_rows_equal, batch_frame, records
+
+DATA = Path(__file__).parent.parent / "data"
+CLOCK = FixedClock(dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC))
+
+
+def _strategies() -> list[Path]:
+    paths = sorted(DATA.glob("*.yaml"))
+    try:
+        from fengkong.demo import example_strategy_path
+    except ImportError:
+        return paths
+    return [*paths, example_strategy_path()]
+
+
+@pytest.fixture(scope="module", params=_strategies(), ids=lambda p: p.stem if p.stem != "strategy" else p.parent.name)
+def compiled(request):
+    return compile_strategy(request.param)
+
+
+def _check(compiled, batch_records):
+    frame = batch_frame(compiled, batch_records)
+    out = evaluate_batch(compiled, frame, clock=CLOCK).to_dicts()
+    assert len(out) == len(batch_records)
+    for i, (record, row) in enumerate(zip(batch_records, out, strict=True)):
+        try:
+            online = evaluate(compiled, record, clock=CLOCK).to_row()
+        except InputValidationError as exc:
+            assert row["error"] == str(exc), f"record {i}: {record}"
+            assert row["decision"] is None
+            continue
+        assert row["error"] is None, f"record {i}: batch says {row['error']!r}; online accepted {record}"
+        row = {k: v for k, v in row.items() if k != "error"}
+        assert list(row) == list(online)
+        assert_rows_equal(online, row, context=f"record {i}: {record}")
+
+
+@settings(max_examples=int(__import__("os").environ.get("FENGKONG_PARITY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
+@given(data=st.data())
+def test_online_equals_batch(compiled, data):
+    batch_records = data.draw(st.lists(records(compiled), min_size=1, max_size=40))
+    _check(compiled, batch_records)
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
+@given(data=st.data())
+def test_generated_records_mostly_decide(compiled, data):
+    """The generator is not only producing rejected records: most are decided."""
+    batch_records = data.draw(st.lists(records(compiled), min_size=30, max_size=30))
+    decided = sum(1 for r in batch_records if _decides(compiled, r))
+    assert decided >= 5
+
+
+def _decides(compiled, record) -> bool:
+    try:
+        evaluate(compiled, record, clock=CLOCK)
+    except InputValidationError:
+        return False
+    return True
