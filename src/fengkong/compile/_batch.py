@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from fengkong.compile import _hash, _lightgbm
+from fengkong.compile._cells import chain_cells
 from fengkong.compile._online import field_messages
 from fengkong.compile._reasons import reason_columns
 from fengkong.compile.ir import FieldIR, ModelIR, Plan, ScorecardIR, SlotIR, TableIR
@@ -37,27 +38,35 @@ class _Batch:
         return pl_expr(node, self.col)
 
     # -- inputs --------------------------------------------------------------------------
-    def inputs(self, frame: pl.DataFrame) -> tuple[list[pl.Expr], pl.Expr]:
+    def inputs(self, frame: pl.DataFrame) -> tuple[list[pl.Expr], pl.Expr, pl.Expr]:
+        """Normalised input columns, a cheap "row has a problem" flag, and the messages.
+
+        Messages are strings and cost far more than the flag, so callers compute
+        them only for the rows the flag marks.
+        """
         exprs: list[pl.Expr] = []
         problems: list[pl.Expr] = []
+        flags: list[pl.Expr] = []
         missing = [f.name for f in self.plan.fields if f.required and f.name not in frame.columns]
         if missing:
             msg = f"Input has no column {', '.join(f'`{m}`' for m in missing)} (required by the strategy)."
             raise DataError(msg)
         for f in self.plan.fields:
             self.names[f.name] = f.name
-            value, problem = self.field(f, frame.schema.get(f.name))
+            value, problem, flag = self.field(f, frame.schema.get(f.name))
             exprs.append(value.alias(f.name))
             problems.append(problem)
+            flags.append(flag)
         error = pl.concat_str(problems, separator="; ", ignore_nulls=True) if problems else pl.lit("")
-        return exprs, pl.when(error != "").then(error).alias("error")
+        bad = pl.any_horizontal(flags) if flags else pl.lit(value=False)
+        return exprs, bad.alias("_bad"), pl.when(error != "").then(error).alias("error")
 
-    def field(self, f: FieldIR, dtype: pl.DataType | None) -> tuple[pl.Expr, pl.Expr]:
+    def field(self, f: FieldIR, dtype: pl.DataType | None) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
         msg = field_messages(f)
         target = DTYPES["str" if f.type == "enum" else f.type]
         if dtype is None:
             c = pl.lit(None, dtype=target)
-            return c, pl.lit(None, dtype=pl.String)
+            return c, pl.lit(None, dtype=pl.String), pl.lit(value=False)
         c = pl.col(f.name)
         checks: list[tuple[pl.Expr, str]] = []
         bad_type = f"Column `{f.name}` has type {dtype}; the strategy declares {f.type}."
@@ -104,9 +113,11 @@ class _Batch:
                 raise DataError(bad_type)
         problem: pl.Expr = pl.when(c.is_null()).then(
             pl.lit(msg["input-missing"] if f.required else None, dtype=pl.String))
+        flag: pl.Expr = c.is_null() if f.required else pl.lit(value=False)
         for cond, text in checks:
             problem = problem.when(cond.fill_null(value=False)).then(pl.lit(text))
-        return c, problem.otherwise(pl.lit(None, dtype=pl.String))
+            flag = flag | cond.fill_null(value=False)
+        return c, problem.otherwise(pl.lit(None, dtype=pl.String)), flag
 
     # -- stages ----------------------------------------------------------------------------
     def features(self, lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -156,7 +167,7 @@ class _Batch:
             p = pl.when(v.is_null()).then(pl.lit(c.missing))
             for values, points in c.specials:
                 p = p.when(v.is_in(pl.lit(pl.Series(list(values), dtype=DTYPES[c.node.info.type])).implode())).then(pl.lit(points))
-            for cell, points in c.bins:
+            for cell, points in chain_cells(list(c.bins)):
                 p = p.when(cell.pl(v, c.node.info.type)).then(pl.lit(points))
             pts.append(p.otherwise(pl.lit(c.other)).cast(pl.Float64))
         names = [f"_pts.{card.name}.{c.name}" for c in card.characteristics]
@@ -356,8 +367,16 @@ class _Batch:
         return self.e(node).cast(pl.Float64)
 
     def run(self, frame: pl.DataFrame, now: dt.datetime) -> pl.DataFrame:
-        exprs, error = self.inputs(frame)
-        lf = frame.lazy().select([*exprs, error])
+        exprs, bad, error = self.inputs(frame)
+        base = frame.lazy().select([*exprs, bad]).collect()
+        flags = base["_bad"]
+        if flags.any():
+            rows = flags.arg_true()
+            messages = frame[rows].select(error).to_series()
+            errors = pl.Series("error", [None] * frame.height, dtype=pl.String).scatter(rows, messages)
+        else:
+            errors = pl.Series("error", [None] * frame.height, dtype=pl.String)
+        lf = base.drop("_bad").with_columns(errors).lazy()
         lf = self.features(lf)
         lf = self.segment(lf)
         lf = self.experiments(lf)

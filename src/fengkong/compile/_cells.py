@@ -230,3 +230,23 @@ def _strings(text: str) -> list[str]:
         msg = f"`{text}` is not a string test; quote the values: 'app','partner'."
         raise CellError(msg)
     return items
+
+
+def chain_cells(bins: list[tuple[Cell, float]]) -> list[tuple[Cell, float]]:
+    """Bins in the order to test them, each test as cheap as it can be.
+
+    Scorecard bins are disjoint. When range bins are contiguous and sorted, each
+    only needs its upper bound once the bins below it have been tried, which halves
+    the comparisons; both backends test in this order, so they agree by construction.
+    Null values must be handled before the chain.
+    """
+    if not bins or any(c.kind != "range" for c, _ in bins):
+        return bins
+    ordered = sorted(bins, key=lambda b: (b[0].lo, not b[0].lo_closed))
+    out = [ordered[0]]
+    for (prev, _), (cell, points) in zip(ordered, ordered[1:], strict=False):
+        contiguous = cell.lo == prev.hi and cell.lo_closed != prev.hi_closed
+        if contiguous and (out[-1][0].lo == -math.inf):
+            cell = Cell("range", -math.inf, cell.hi, lo_closed=False, hi_closed=cell.hi_closed)
+        out.append((cell, points))
+    return out

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fengkong.compile import _hash, _lightgbm
-from fengkong.compile._cells import Cell
+from fengkong.compile._cells import Cell, chain_cells
 from fengkong.compile.ir import FieldIR, ModelIR, Plan, ScorecardIR, SlotIR, TableIR
 from fengkong.expr import Info
 from fengkong.errors import FieldProblem, InputValidationError
@@ -308,7 +308,7 @@ class _Gen:
             self.emit(indent, f"if {v} is None: {p} = {c.missing!r}")
             for values, points in c.specials:
                 self.emit(indent, f"elif {v} in {self.const(frozenset(values))}: {p} = {points!r}")
-            for cell, points in c.bins:
+            for cell, points in chain_cells(list(c.bins)):
                 self.emit(indent, f"elif {cell.py(v, self.ns)}: {p} = {points!r}")
             self.emit(indent, f"else: {p} = {c.other!r}")
         total = " + ".join([repr(float(card.base_points)), *pts])

@@ -23,16 +23,13 @@ from fengkong.compile.ir import Plan
 _ACTIONS = ("decline", "refer", "cap", "flag")
 
 
-def _lists(codes: np.ndarray, names: list[str]) -> pl.Series:
-    """An (n x w) int matrix of code ids (-1 = empty) -> a list[str] Series, order kept."""
-    n = codes.shape[0]
-    valid = codes >= 0
-    counts = valid.sum(axis=1)
+def _list_series(rows: np.ndarray, codes: np.ndarray, n: int, names: list[str]) -> pl.Series:
+    """A list[str] Series of length ``n`` from (row, code id) pairs already in output order."""
+    counts = np.bincount(rows, minlength=n)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
-    flat = codes[valid]  # row-major: each row's codes in column order
     dictionary = pa.array(names, type=pa.string())
-    values = pa.DictionaryArray.from_arrays(pa.array(flat.astype(np.int32)), dictionary)
+    values = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), dictionary)
     arr = pa.ListArray.from_arrays(pa.array(offsets), values.cast(pa.string()))
     return pl.Series(pl.from_arrow(arr)).cast(pl.List(pl.String))
 
@@ -93,12 +90,21 @@ def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Serie
     for slot in plan.slots:
         if slot.kind == "model":
             columns.extend(_model_block(plan, slot.name, slot.components, frame, code_id, len(names)))
-    matrix = np.column_stack(columns) if columns else np.full((n, 0), -1)
-    reasons = _first_distinct(matrix, o.max_reasons)
-    hits = np.column_stack([np.where(frame[r.column].to_numpy(), i, -1) for i, r in enumerate(plan.rules)]) \
-        if plan.rules else np.full((n, 0), -1)
-    return (_lists(reasons, names).alias("reasons"),
-            _lists(hits, [r.id for r in plan.rules]).alias("rule_hits"))
+    reasons = _first_distinct([np.ascontiguousarray(c) for c in columns], n, o.max_reasons)  # (k, n)
+    pos, rows = np.nonzero(reasons >= 0)
+    order = np.lexsort((pos, rows))
+    reason_series = _list_series(rows[order], reasons[pos[order], rows[order]], n, names)
+    hit_rows: list[np.ndarray] = []
+    hit_ids: list[np.ndarray] = []
+    for i, r in enumerate(plan.rules):
+        fired = np.flatnonzero(frame[r.column].to_numpy())
+        hit_rows.append(fired)
+        hit_ids.append(np.full(fired.size, i, dtype=np.int64))
+    rows_all = np.concatenate(hit_rows) if hit_rows else np.zeros(0, dtype=np.int64)
+    ids_all = np.concatenate(hit_ids) if hit_ids else np.zeros(0, dtype=np.int64)
+    order = np.lexsort((ids_all, rows_all))
+    hits = _list_series(rows_all[order], ids_all[order], n, [r.id for r in plan.rules])
+    return reason_series.alias("reasons"), hits.alias("rule_hits")
 
 
 def _model_block(plan: Plan, slot: str, components: tuple[str, ...], frame: pl.DataFrame,
@@ -129,19 +135,19 @@ def _model_block(plan: Plan, slot: str, components: tuple[str, ...], frame: pl.D
     return list(block.T)
 
 
-def _first_distinct(matrix: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the first ``k`` distinct non-negative values in column order (-1 padded)."""
-    n, w = matrix.shape
-    out = np.full((n, k), -1, dtype=np.int64)
+def _first_distinct(columns: list[np.ndarray], n: int, k: int) -> np.ndarray:
+    """Per row, the first ``k`` distinct non-negative values in column order, as (k, n)."""
+    out = np.full((k, n), -1, dtype=np.int64)
     count = np.zeros(n, dtype=np.int64)
-    for j in range(w):
-        col = matrix[:, j]
-        take = (col >= 0) & (count < k)
-        if not take.any():
+    for col in columns:
+        rows = np.flatnonzero(col >= 0)  # rule columns are sparse: work on their rows only
+        if rows.size == 0:
             continue
+        vals = col[rows]
+        ok = count[rows] < k
         for m in range(k):
-            take &= out[:, m] != col
-        rows = np.flatnonzero(take)
-        out[rows, count[rows]] = col[rows]
+            ok &= out[m, rows] != vals
+        rows, vals = rows[ok], vals[ok]
+        out[count[rows], rows] = vals
         count[rows] += 1
     return out
