@@ -80,7 +80,7 @@ def compile_strategy(strategy: str | Path | LoadedStrategy) -> CompiledStrategy:
     >>> strategy.strategy_id
     'consumer_loan'
     """
-    loaded = strategy if isinstance(strategy, LoadedStrategy) else load_strategy(strategy)
+    loaded = strategy if isinstance(strategy, LoadedStrategy) else load_strategy(strategy, recover=True)
     plan, sink = lower_or_raise(loaded)
     online, source = build_online(plan)
     warnings = tuple(d for d in sink.items if d.severity == "warning")

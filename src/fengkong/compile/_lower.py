@@ -51,6 +51,8 @@ class _Lowering:
         self.sink = sink
         self.src = loaded.source
         self.used_names: set[str] = set()
+        # Names whose definition already failed: their uses are not reported again.
+        self.failed: set[str] = set(loaded.dropped)
 
     # -- diagnostics ---------------------------------------------------------------------
     def error(self, path: Path_, code: str, message: str, *, severity: str = "error") -> None:
@@ -64,9 +66,11 @@ class _Lowering:
         except ExprError as exc:
             p = exc.problem
             message = p.message
-            if p.code == "unknown-field" and later:
+            if p.code == "unknown-field":
                 name = source[p.start:p.end].strip()
-                if name in later:
+                if name in self.failed or name.split(".")[0] in self.failed:
+                    return None
+                if later and name in later:
                     message = f"`{name}` {later[name]}."
             self.sink.add(self.src.diagnostic(path, p.code, message, offset=p.start))
             return None
@@ -116,7 +120,9 @@ class _Lowering:
             later = {n: "is defined further down; move it above the feature that reads it"
                      for n in names[i:]}
             node = self.expr(path, source, env, later)
-            if node is not None:
+            if node is None:
+                self.failed.add(name)
+            else:
                 if node.info.type == "null":
                     self.error(path, "type-mismatch", "A feature cannot be always null.")
                     continue
@@ -365,9 +371,13 @@ class _Lowering:
             if not any(components.get(c, ("",))[0] in kinds_wanted for _, _, c, _ in binds) and (
                     "table" not in kinds_wanted or any(c in known for _, _, c, _ in binds)):
                 continue
+            self.failed.add(slot)  # until it is built; its uses are then not reported twice
             kinds = set()
             ok = True
             for _, _, comp, path in binds:
+                if comp in self.failed:  # already reported where it is defined
+                    ok = False
+                    continue
                 if comp not in known:
                     self.error(path, "unknown-component",
                                f"No scorecard, model or table is named `{comp}`.{suggest(comp, list(components))}")
@@ -421,6 +431,7 @@ class _Lowering:
             choices = tuple((e, a, c) for e, a, c, _ in binds if e is not None)
             choices += tuple((None, a, c) for e, a, c, _ in binds if e is None and a)
             out.append(SlotIR(slot, kind, choices, base.get(slot), infos, outputs))
+            self.failed.discard(slot)
         return tuple(out)
 
     def rules(self, env: Mapping[str, Info], segment_names: list[str]) -> tuple[RuleIR, ...]:
@@ -557,7 +568,7 @@ def lower(loaded: LoadedStrategy, sink: DiagnosticSink) -> Plan | None:
             env[f"{slot.name}.{out_name}"] = info
     slots = card_slots + table_slots
     used_components = {c for s in slots for c in s.components}
-    for name in components:
+    for name in components if not sink.has_errors else ():
         if name not in used_components:
             kind = components[name][0]
             lw.error((kind + "s", name), "component-unused",
@@ -567,7 +578,7 @@ def lower(loaded: LoadedStrategy, sink: DiagnosticSink) -> Plan | None:
     env.update({"declined": Info("bool", False), "referred": Info("bool", False),
                 "flagged": Info("bool", False), "cap": Info("float", True)})
     outcome = lw.outcome(env)
-    for f in features:
+    for f in features if not sink.has_errors else ():
         if f.name not in lw.used_names:
             lw.error(("features", f.name), "feature-unused",
                      f"Feature `{f.name}` is not used by any segment, rule, scorecard, table or outcome.",
@@ -631,7 +642,7 @@ def _term_type(plan: Plan) -> str:
 
 def lower_or_raise(loaded: LoadedStrategy) -> tuple[Plan, DiagnosticSink]:
     """Lower, raising :class:`~fengkong.errors.StrategyFileError` on any error."""
-    sink = DiagnosticSink(file=loaded.source.file)
+    sink = DiagnosticSink(file=loaded.source.file, items=list(loaded.diagnostics))
     plan = lower(loaded, sink)
     sink.raise_for_errors()
     assert plan is not None

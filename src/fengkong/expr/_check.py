@@ -109,7 +109,8 @@ def check_expression(source: str, env: Mapping[str, Info]) -> t.Node:
     except SyntaxError as exc:
         col = _char_offset(text, exc.offset) + lead
         msg = (exc.msg or "invalid syntax").rstrip(".")
-        raise ExprError(ExprProblem("expr-syntax", f"Syntax error: {msg}.", col, col + 1)) from None
+        end = "" if msg.endswith("?") else "."
+        raise ExprError(ExprProblem("expr-syntax", f"Syntax error: {msg}{end}", col, col + 1)) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise ExprError(ExprProblem("expr-too-deep", f"Expression cannot be parsed: {exc}.")) from None
     count = sum(1 for _ in pyast.walk(tree))

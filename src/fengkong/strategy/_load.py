@@ -86,6 +86,10 @@ class LoadedStrategy:
     digest: str
     source: SourceMap
     base_dir: Path
+    # Errors already found while loading (``recover=True``), and the names of the
+    # entries dropped to get past them, so that later stages do not report their uses.
+    diagnostics: tuple[Diagnostic, ...] = ()
+    dropped: frozenset[str] = frozenset()
 
 
 def _yaml() -> YAML:
@@ -163,13 +167,17 @@ def read_document(path: Path, prefix: Path_, index: dict[Path_, Position],
     return _plain(doc, prefix, file, index)
 
 
-def load_strategy(path: str | Path) -> LoadedStrategy:
+def load_strategy(path: str | Path, *, recover: bool = False) -> LoadedStrategy:
     """Read and validate a strategy file and the artifact files it references.
 
     Parameters
     ----------
     path
         A ``.yaml``, ``.yml`` or ``.json`` strategy file.
+    recover
+        On schema errors, drop the entries that hold them and carry on, so that the
+        compiler can report the file's other errors too; the errors found are in
+        ``LoadedStrategy.diagnostics``. Without it, the first schema error raises.
 
     Returns
     -------
@@ -193,9 +201,55 @@ def load_strategy(path: str | Path) -> LoadedStrategy:
     _inline_scorecards(doc, path.parent, source, sink)
     sink.raise_for_errors()
     spec = validate_model(StrategySpec, doc, source, sink)
-    sink.raise_for_errors()
+    dropped: set[str] = set()
+    if spec is None and recover:
+        spec = _recover(doc, source, sink, dropped)
+    if spec is None:
+        sink.raise_for_errors()
     assert spec is not None
-    return LoadedStrategy(spec=spec, digest=spec_digest(spec), source=source, base_dir=path.parent)
+    return LoadedStrategy(spec=spec, digest=spec_digest(spec), source=source, base_dir=path.parent,
+                          diagnostics=tuple(sink.items), dropped=frozenset(dropped))
+
+
+_PLACEHOLDERS: dict[str, Any] = {"strategy": "invalid", "version": 0, "stage": "origination",
+                                 "schema_version": 1}
+
+
+def _recover(doc: dict[str, Any], source: SourceMap, sink: DiagnosticSink,
+             dropped: set[str]) -> StrategySpec | None:
+    """Drop what holds schema errors (a rule, a table, a feature...) and validate again."""
+    for _ in range(5):
+        try:
+            return StrategySpec.model_validate(doc)
+        except ValidationError as exc:
+            removals: list[tuple[str, Any]] = []
+            for err in exc.errors(include_url=False, include_input=False):
+                loc = tuple(p for p in err["loc"] if p not in UNION_TAGS)
+                if not loc:
+                    return None
+                top = str(loc[0])
+                if len(loc) == 1:
+                    if top in _PLACEHOLDERS:
+                        doc[top] = _PLACEHOLDERS[top]
+                    elif top in doc and top not in ("inputs",):
+                        del doc[top]
+                    else:
+                        return None
+                    continue
+                removals.append((top, loc[1]))
+            for top, key in sorted(set(removals), key=lambda r: str(r[1]), reverse=True):
+                container = doc.get(top)
+                if isinstance(container, dict) and key in container:
+                    name = key if top != "outcome" else ""
+                    del container[key]
+                elif isinstance(container, list) and isinstance(key, int) and key < len(container):
+                    item = container.pop(key)
+                    name = item.get("id") or item.get("name") or "" if isinstance(item, dict) else ""
+                else:
+                    return None
+                if name:
+                    dropped.add(str(name))
+    return None
 
 
 def _inline_scorecards(doc: dict[str, Any], base: Path, source: SourceMap,

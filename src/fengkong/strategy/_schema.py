@@ -12,5 +12,5 @@ SCHEMA_ID = "https://fengkong.dev/schema/strategy-v1.json"
 def strategy_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a strategy file."""
     schema = StrategySpec.model_json_schema(mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            "title": "fengkong strategy", **schema}
+    return {**schema, "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+            "title": "fengkong strategy"}
