@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import sys
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,9 +18,8 @@ from typing import Any
 from fengkong.compile import _hash, _lightgbm
 from fengkong.compile._cells import Cell, chain_cells
 from fengkong.compile.ir import FieldIR, ModelIR, Plan, ScorecardIR, SlotIR, TableIR
-from fengkong.expr import Info
 from fengkong.errors import FieldProblem, InputValidationError
-from fengkong.expr import _runtime
+from fengkong.expr import Info, _runtime
 from fengkong.expr._pygen import PyContext, py_expr
 from fengkong.expr.ast import SAFE_INT, Lit, Node
 
@@ -141,25 +141,20 @@ class _Gen:
             self.emit(1, f"elif not ({lo!r} <= {v} <= {hi!r}):")
             bad(2, "input-range")
         elif f.type == "float":
-            has_range = f.lo is not None or f.hi is not None
-            self.emit(1, f"if type({v}) is int:")
-            self.emit(2, f"if -{SAFE_INT} <= {v} <= {SAFE_INT}: {v} = float({v})")
-            self.emit(2, "else:")
-            bad(3, "input-range")
-            self.emit(1, f"if type({v}) is float:")
-            self.emit(2, f"if {v} != {v}:")
-            self.emit(3, f"{v} = None")
-            missing(3)
-            self.emit(2, f"elif {v} - {v} != 0.0:")
-            bad(3, "input-not-finite")
-            if has_range:
-                lo_f = float(f.lo) if f.lo is not None else float("-inf")
-                hi_f = float(f.hi) if f.hi is not None else float("inf")
-                self.emit(2, f"elif not ({self.const(lo_f)} <= {v} <= {self.const(hi_f)}):")
-                bad(3, "input-range")
-            self.emit(1, f"elif {v} is None:")
+            # Fast path: a float inside the range (finite bounds exclude NaN and infinity).
+            lo_f = float(f.lo) if f.lo is not None else -sys.float_info.max
+            hi_f = float(f.hi) if f.hi is not None else sys.float_info.max
+            self.emit(1, f"if type({v}) is float and {lo_f!r} <= {v} <= {hi_f!r}: pass")
+            self.emit(1, f"elif type({v}) is int and -{SAFE_INT} <= {v} <= {SAFE_INT} "
+                         f"and {lo_f!r} <= {v} <= {hi_f!r}: {v} = float({v})")
+            self.emit(1, f"elif {v} is None or (type({v}) is float and {v} != {v}):")
+            self.emit(2, f"{v} = None")
             missing(2)
-            self.emit(1, f"elif type({v}) is not int:")
+            self.emit(1, f"elif type({v}) is float and {v} - {v} != 0.0:")
+            bad(2, "input-not-finite")
+            self.emit(1, f"elif type({v}) is float or type({v}) is int:")
+            bad(2, "input-range")
+            self.emit(1, "else:")
             bad(2, "input-type")
         elif f.type == "bool":
             self.emit(1, f"if type({v}) is not bool:")
@@ -313,11 +308,14 @@ class _Gen:
             self.emit(indent, f"else: {p} = {c.other!r}")
         total = " + ".join([repr(float(card.base_points)), *pts])
         self.emit(indent, f"{names['score']} = {total}")
-        losses = ", ".join(f"({c.max_points!r} - {p}, {i}, {c.reason!r})"
-                           for i, (c, p) in enumerate(zip(card.characteristics, pts, strict=True)))
-        # Adverse reasons: characteristics that lost points, most points lost first.
-        self.emit(indent, f"{names['reasons']} = [c for _, _, c in sorted("
-                          f"(-x, i, c) for x, i, c in ({losses},) if x > 0)]")
+        # Adverse reasons: characteristics that lost points, most points lost first
+        # (a stable sort keeps characteristic order among equal losses).
+        loss = self.fresh("ls")
+        codes = self.const(tuple(c.reason for c in card.characteristics))
+        self.emit(indent, f"{loss} = [" + ", ".join(
+            f"{c.max_points!r} - {p}" for c, p in zip(card.characteristics, pts, strict=True)) + "]")
+        self.emit(indent, f"{names['reasons']} = [{codes}[i] for i in sorted((i for i in "
+                          f"range({len(pts)}) if {loss}[i] > 0), key={loss}.__getitem__, reverse=True)]")
 
     def model(self, m: ModelIR, names: dict[str, str], indent: int) -> None:
         lgbm = m.model
@@ -425,17 +423,17 @@ class _Gen:
             self.rule_vars.append(var)
             by_action[rule.action].append(var)
             if rule.limit is not None:
-                cap = self.fresh("cp")
-                self.emit(1, f"{cap} = ({self.expr(rule.limit)}) if {var} else None")
-                caps.append(cap)
+                caps.append((var, rule.limit))
         for flag, action in (("declined", "decline"), ("referred", "refer"), ("flagged", "flag")):
             self.emit(1, f"{flag} = {' or '.join(by_action[action]) or 'False'}")
             self.ctx.names[flag] = flag
-        if caps:
-            self.emit(1, f"cap = _nn_min({', '.join(f'None if {c} is None else float({c})' for c in caps)})"
-                      if len(caps) > 1 else f"cap = None if {caps[0]} is None else float({caps[0]})")
-        else:
-            self.emit(1, "cap = None")
+        # The lowest limit of the cap rules that fired (null limits ignored).
+        self.emit(1, "cap = None")
+        for var, limit in caps:
+            value = self.fresh("cp")
+            self.emit(1, f"if {var}:")
+            self.emit(2, f"{value} = {self.float_expr(limit)}")
+            self.emit(2, f"if {value} is not None and (cap is None or {value} < cap): cap = {value}")
         self.ctx.names["cap"] = "cap"
         return by_action
 
@@ -468,8 +466,9 @@ class _Gen:
                 if slot.kind == kind:
                     self.emit(1, f"rs += {self.slot_names[slot.name]['reasons']}")
         self.emit(1, f"rs = list(dict.fromkeys(rs))[:{o.max_reasons}]")
-        hits = ", ".join(f"({rule.id!r}, {var})" for rule, var in zip(self.plan.rules, self.rule_vars, strict=True))
-        self.emit(1, f"hits = [x for x, y in ({hits},) if y]" if hits else "hits = []")
+        self.emit(1, "hits = []")
+        for rule, var in zip(self.plan.rules, self.rule_vars, strict=True):
+            self.emit(1, f"if {var}: hits.append({rule.id!r})")
 
     def float_expr(self, node: Node | None) -> str:
         if node is None:

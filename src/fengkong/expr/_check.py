@@ -234,7 +234,7 @@ class _Checker:
                             f"{what}; `{self.source_of(src)}` is {node.info.type}.")
 
     def visit_BinOp(self, node: pyast.BinOp, depth: int) -> t.Node:
-        op = _ARITH.get(type(node.op))
+        op: Any = _ARITH.get(type(node.op))
         if op is None:
             sym = {pyast.Pow: "**", pyast.FloorDiv: "//", pyast.Mod: "%"}.get(type(node.op), "this operator")
             hint = {"**": " Use exp/log.", "//": " Use floor(a / b).", "%": ""}.get(sym, "")
@@ -251,7 +251,7 @@ class _Checker:
         lo, hi = _interval(op, li, ri)
         if op == "/":
             nullable = True if ri.lo <= 0 <= ri.hi else nullable
-        if li.type == "int" and ri.type == "int" and op != "/" and -SAFE_INT <= lo and hi <= SAFE_INT:
+        if li.type == "int" and ri.type == "int" and op != "/" and lo >= -SAFE_INT and hi <= SAFE_INT:
             return t.Arith(Info("int", nullable, lo, hi), s, e, op, left, right)
         left, right = widen(left), widen(right)
         may_overflow = not (abs(lo) < 1e300 and abs(hi) < 1e300)
@@ -262,7 +262,7 @@ class _Checker:
         for src, v in zip(node.values, values, strict=True):
             self.expect(src, v, {"bool"}, "`and`/`or` need bools")
         s, e = self.span(node)
-        op = "and" if isinstance(node.op, pyast.And) else "or"
+        op: Any = "and" if isinstance(node.op, pyast.And) else "or"
         return t.BoolOp(Info("bool", any(v.info.nullable for v in values)), s, e, op, values)
 
     def visit_Compare(self, node: pyast.Compare, depth: int) -> t.Node:

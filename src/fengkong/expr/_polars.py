@@ -37,8 +37,10 @@ def pl_expr(node: t.Node, resolve: Resolver) -> pl.Expr:
             out = a - b
         elif node.op == "*":
             out = a * b
-        else:
+        elif node.right.info.lo <= 0 <= node.right.info.hi:
             out = pl.when(b != 0).then(a / b)
+        else:
+            out = a / b
         return _finite(node, out)
     if isinstance(node, t.Compare):
         a, b = pl_expr(node.left, resolve), pl_expr(node.right, resolve)

@@ -100,24 +100,25 @@ def _arith(node: t.Arith, ctx: PyContext) -> str:
     if node.op != "/":
         parts = [(left, node.left.info.nullable), (right, node.right.info.nullable)]
         return _finite(node, _guard(ctx, parts, lambda r: f"({r[0]} {node.op} {r[1]})"))
-    # Division: null when either side is null or the divisor is zero.
-    conds: list[str] = []
-    if right.isidentifier():
-        divisor = first = right
-    else:
+    # Division: null when either side is null or the divisor is zero; the checks are
+    # left out where the static range proves them unnecessary.
+    tests = (["is None"] if node.right.info.nullable else []) + (
+        ["== 0"] if node.right.info.lo <= 0 <= node.right.info.hi else [])
+    if tests and not right.isidentifier():
         divisor = ctx.tmp()
         first = f"({divisor} := {right})"
-    if node.right.info.nullable:
-        conds += [f"{first} is None", f"{divisor} == 0"]
     else:
-        conds.append(f"{first} == 0")
+        divisor = first = right
+    conds = [f"{first if k == 0 else divisor} {test}" for k, test in enumerate(tests)]
     dividend = left
     if node.left.info.nullable:
-        if not left.isidentifier():
+        if left.isidentifier():
+            conds.append(f"{left} is None")
+        else:
             dividend = ctx.tmp()
             conds.append(f"({dividend} := {left}) is None")
-        else:
-            conds.append(f"{left} is None")
+    if not conds:
+        return _finite(node, f"({dividend} / {divisor})")
     return _finite(node, f"(None if {' or '.join(conds)} else {dividend} / {divisor})")
 
 

@@ -50,12 +50,12 @@ def unify(infos: Sequence[Info]) -> Info | None:
         values = None
         if only == "str" and all(i.values is not None for i in infos if i.type == "str"):
             values = tuple(sorted({v for i in infos for v in (i.values or ())}))
-        return Info(only, nullable, values=values)  # type: ignore[arg-type]
+        return Info(only, nullable, values=values)
     return None
 
 
 def _widen_all(args: list[t.Node], info: Info) -> list[t.Node]:
-    from fengkong.expr._check import widen  # noqa: PLC0415 (a cycle at import time otherwise)
+    from fengkong.expr._check import widen
 
     return [widen(a) for a in args] if info.type == "float" else args
 
@@ -67,7 +67,7 @@ def _numeric(*, keep_int: bool, bounds: Callable[[Info], tuple[float, float]] | 
             return f"needs a number; got {a.info.type}."
         kind = a.info.type if keep_int else "float"
         lo, hi = bounds(a.info) if bounds else (-math.inf, math.inf)
-        return Info(kind, a.info.nullable, lo, hi), _widen_all(args, Info(kind, False))  # type: ignore[arg-type]
+        return Info(kind, a.info.nullable, lo, hi), _widen_all(args, Info(kind, False))
 
     return typer
 
@@ -130,7 +130,7 @@ def _clip(args: list[t.Node]) -> Typed | str:
         return "needs numbers."
     if not all(isinstance(b, t.Lit) for b in args[1:]):
         return "the bounds must be number literals."
-    lo, hi = (float(b.value) for b in args[1:])  # type: ignore[attr-defined, arg-type]
+    lo, hi = (float(b.value) for b in args[1:])  # type: ignore[attr-defined]
     if lo > hi:
         return "the lower bound is above the upper bound."
     info = unify([a.info for a in args])
