@@ -82,7 +82,7 @@ class _Batch:
         elif f.type == "float":
             if isinstance(dtype, _INTS):
                 checks.append((~c.is_between(-SAFE_INT, SAFE_INT), msg["input-range"]))
-            elif not (isinstance(dtype, _FLOATS) or isinstance(dtype, pl.Decimal)):
+            elif not (isinstance(dtype, (_FLOATS, pl.Decimal))):
                 raise DataError(bad_type)
             c = c.cast(pl.Float64)
             c = pl.when(~c.is_nan()).then(c)
@@ -278,7 +278,7 @@ class _Batch:
             rows = np.flatnonzero(frame[f"_mused.{m.name}"].to_numpy())
             inputs = {f: frame[f"_mx.{m.name}.{f}"].to_numpy()[rows]  # null -> NaN
                       for f in m.model.used_features}
-            raw, contrib = _lightgbm.BatchScorer(m.model).score(inputs, len(rows))
+            raw, contrib = _lightgbm.BatchScorer.for_model(m.model).score(inputs, len(rows))
             out.append(_scatter(f"_raw.{m.name}", raw, rows, n))
             out += [_scatter(f"contrib.{m.name}.{feat}", contrib[i], rows, n)
                     for i, feat in enumerate(m.features)]

@@ -7,6 +7,7 @@ matches only ``-`` and ``null``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -244,7 +245,7 @@ def chain_cells(bins: list[tuple[Cell, float]]) -> list[tuple[Cell, float]]:
         return bins
     ordered = sorted(bins, key=lambda b: (b[0].lo, not b[0].lo_closed))
     out = [ordered[0]]
-    for (prev, _), (cell, points) in zip(ordered, ordered[1:], strict=False):
+    for (prev, _), (cell, points) in itertools.pairwise(ordered):
         contiguous = cell.lo == prev.hi and cell.lo_closed != prev.hi_closed
         if contiguous and (out[-1][0].lo == -math.inf):
             cell = Cell("range", -math.inf, cell.hi, lo_closed=False, hi_closed=cell.hi_closed)

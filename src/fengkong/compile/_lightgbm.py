@@ -430,6 +430,8 @@ def sigmoid(k: float, raw: float) -> float:
 # -- batch: vectorised NumPy --------------------------------------------------------------
 
 _CHUNK = 16_384
+_MAX_SCORERS = 16
+_SCORERS: dict[str, BatchScorer] = {}  # by model file SHA-256; same content, same scorer
 
 
 @dataclass(frozen=True, slots=True)
@@ -514,6 +516,23 @@ class BatchScorer:
         self.model = model
         self.trees = tuple(_batch_tree(t) for t in model.trees)
         self.zeroing = needs_zeroing(model)
+
+    @classmethod
+    def for_model(cls, model: LightGBMModel) -> BatchScorer:
+        """A scorer for ``model``, shared by models of the same file content.
+
+        Building one takes tens of milliseconds for a few hundred trees: too much to
+        repeat for every small batch.
+        """
+        if not model.sha256:
+            return cls(model)
+        scorer = _SCORERS.get(model.sha256)
+        if scorer is None:
+            scorer = cls(model)
+            for oldest in list(_SCORERS)[: max(0, len(_SCORERS) - _MAX_SCORERS + 1)]:
+                _SCORERS.pop(oldest, None)  # list(): other threads may be adding too
+            _SCORERS[model.sha256] = scorer
+        return scorer
 
     def score(self, columns: dict[int, FloatArray], n: int) -> tuple[FloatArray, FloatArray]:
         """Raw scores ``(n,)`` and contributions ``(features, n)``.

@@ -117,8 +117,7 @@ class _Lowering:
             if name in env or name in RESERVED:
                 self.error(path, "name-collision", f"Feature `{name}` collides with an input field or a reserved name.")
                 continue
-            later = {n: "is defined further down; move it above the feature that reads it"
-                     for n in names[i:]}
+            later = dict.fromkeys(names[i:], "is defined further down; move it above the feature that reads it")
             node = self.expr(path, source, env, later)
             if node is None:
                 self.failed.add(name)

@@ -348,12 +348,15 @@ class _Gen:
             self.emit(indent, f"{names['score']} = _lgb_sigmoid({lgbm.sigmoid!r}, {raw})")
         else:
             self.emit(indent, f"{names['score']} = {raw}")
-        coded = ", ".join(f"({c}, {i}, {r!r})" for i, (c, r) in enumerate(zip(contrib, m.reasons, strict=True))
-                          if r is not None)
         # Reasons: features that pushed the score up, most first (ties in feature order).
-        self.emit(indent, f"{names['reasons']} = [c for _, _, c in sorted("
-                          f"(-x, i, c) for x, i, c in ({coded},) if x > 0)]" if coded else
-                  f"{names['reasons']} = []")
+        # One test per coded feature: cheaper than filtering a tuple of all of them.
+        out = names["reasons"]
+        self.emit(indent, f"{out} = []")
+        for i, (c, r) in enumerate(zip(contrib, m.reasons, strict=True)):
+            if r is not None:
+                self.emit(indent, f"if {c} > 0.0: {out}.append((-{c}, {i}, {r!r}))")
+        if any(r is not None for r in m.reasons):
+            self.emit(indent, f"if {out}: {out}.sort(); {out} = [c for _, _, c in {out}]")
 
     def table(self, tbl: TableIR, names: dict[str, str], indent: int,
               infos: tuple[Info, ...]) -> None:

@@ -322,7 +322,7 @@ def _fields_at(model: type[BaseModel], loc: Path_) -> list[str]:
 
 def _unwrap(annotation: Any, part: str | int) -> Any:
     """Step through list/dict/Optional/Annotated wrappers towards a model class."""
-    from typing import get_args, get_origin  # noqa: PLC0415
+    from typing import get_args, get_origin
 
     for _ in range(6):
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -20,8 +20,8 @@ _BIG = 2**62
 
 
 def _int_values(f: FieldIR, *, valid: bool) -> st.SearchStrategy[Any]:
-    lo = int(math.ceil(f.lo)) if f.lo is not None else -(2**53)
-    hi = int(math.floor(f.hi)) if f.hi is not None else 2**53
+    lo = math.ceil(f.lo) if f.lo is not None else -(2**53)
+    hi = math.floor(f.hi) if f.hi is not None else 2**53
     inside = st.integers(lo, hi) if lo <= hi else st.just(lo)
     bounds = st.sampled_from([v for v in (lo, hi, 0, -1, 1) if lo <= v <= hi])
     if valid:

@@ -354,9 +354,9 @@ def test_model_slots_follow_segments_and_feed_tables(tmp_path):
             outputs: [amount]
             rows: [["< 0.3", 5000], ["-", 0]]
         outcome:
-          limit: limits.amount
+          limit: limit_table.amount
         """
-    compiled = compile_strategy(_strategy(tmp_path, use="{pd: pd_model, limits: limits}",
+    compiled = compile_strategy(_strategy(tmp_path, use="{pd: pd_model, limit_table: limits}",
                                           more_models=more_models, extra=extra))
     records = [{**r, "channel": c} for r, c in zip(_records(tmp_path / "model.txt", 60, seed=7),
                                                    ["app", "branch", None] * 20, strict=True)]
@@ -369,7 +369,7 @@ def test_model_slots_follow_segments_and_feed_tables(tmp_path):
         ran = "pd_app" if d.segment == "app" else "pd_model"
         assert d.components["pd"] == ran
         assert set(d.contributions) == {ran}
-        assert d.tables["limits"]["amount"] == (5000 if d["score.pd"] < 0.3 else 0)
+        assert d.tables["limit_table"]["amount"] == (5000 if d["score.pd"] < 0.3 else 0)
     assert {d.segment for d in online} == {"app", "default"}
 
 
