@@ -107,7 +107,7 @@ class InputValidationError(EvaluationError):
 
     def __init__(self, problems: Sequence[FieldProblem]) -> None:
         self.problems: tuple[FieldProblem, ...] = tuple(problems)
-        super().__init__("; ".join(p.message for p in self.problems))
+        super().__init__(" ".join(p.message for p in self.problems))
 
 
 class DataError(FengkongError):

@@ -49,7 +49,9 @@ def _check(compiled, batch_records):
         assert_rows_equal(online, row, context=f"record {i}: {record}")
 
 
-@settings(max_examples=int(__import__("os").environ.get("FENGKONG_PARITY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
+# No example database: when the record generator changes, stored examples replay as
+# "flaky strategy" errors that hide the real failure; a failure prints its seed instead.
+@settings(max_examples=int(__import__("os").environ.get("FENGKONG_PARITY_EXAMPLES", "60")), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
 @given(data=st.data())
 def test_online_equals_batch(compiled, data):
     batch_records = data.draw(st.lists(records(compiled), min_size=1, max_size=20))

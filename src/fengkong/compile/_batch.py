@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -22,6 +23,7 @@ from fengkong.compile.ir import FieldIR, ModelIR, Plan, ScorecardIR, SlotIR, Tab
 from fengkong.errors import DataError
 from fengkong.expr._polars import DTYPES, pl_expr
 from fengkong.expr.ast import SAFE_INT, Node
+from fengkong.expr.functions import plus_zero
 
 _INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
 _FLOATS = (pl.Float32, pl.Float64)
@@ -57,7 +59,7 @@ class _Batch:
             exprs.append(value.alias(f.name))
             problems.append(problem)
             flags.append(flag)
-        error = pl.concat_str(problems, separator="; ", ignore_nulls=True) if problems else pl.lit("")
+        error = pl.concat_str(problems, separator=" ", ignore_nulls=True) if problems else pl.lit("")
         bad = pl.any_horizontal(flags) if flags else pl.lit(value=False)
         return exprs, bad.alias("_bad"), pl.when(error != "").then(error).alias("error")
 
@@ -111,13 +113,16 @@ class _Batch:
                 c = parsed
             elif dtype != pl.Date:
                 raise DataError(bad_type)
-        problem: pl.Expr = pl.when(c.is_null()).then(
-            pl.lit(msg["input-missing"] if f.required else None, dtype=pl.String))
-        flag: pl.Expr = c.is_null() if f.required else pl.lit(value=False)
-        for cond, text in checks:
-            problem = problem.when(cond.fill_null(value=False)).then(pl.lit(text))
-            flag = flag | cond.fill_null(value=False)
-        return c, problem.otherwise(pl.lit(None, dtype=pl.String)), flag
+        # Value checks first (an unreadable date is not a missing one), then presence.
+        if f.required:
+            checks.append((c.is_null(), msg["input-missing"]))
+        if not checks:
+            return c, pl.lit(None, dtype=pl.String), pl.lit(value=False)
+        conds = [cond.fill_null(value=False) for cond, _ in checks]
+        chain: Any = pl.when(conds[0]).then(pl.lit(checks[0][1]))
+        for cond, (_, text) in zip(conds[1:], checks[1:], strict=True):
+            chain = chain.when(cond).then(pl.lit(text))
+        return c, chain.otherwise(pl.lit(None, dtype=pl.String)), pl.any_horizontal(conds)
 
     # -- stages ----------------------------------------------------------------------------
     def features(self, lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -131,11 +136,11 @@ class _Batch:
         if segs[0].cond is None:
             expr: pl.Expr = pl.lit(segs[0].name)
         else:
-            chain = pl.when(self.e(segs[0].cond)).then(pl.lit(segs[0].name))
+            chain: Any = pl.when(self.e(segs[0].cond)).then(pl.lit(segs[0].name))
             for s in segs[1:]:
                 chain = (chain.when(self.e(s.cond)).then(pl.lit(s.name)) if s.cond is not None
                          else chain.otherwise(pl.lit(s.name)))
-            expr = chain  # type: ignore[assignment]
+            expr = chain
         self.names["segment"] = "segment"
         return lf.with_columns(expr.alias("segment"))
 
@@ -150,7 +155,7 @@ class _Batch:
             b = pl.Series(_hash.buckets(frame[f"_key.{e.name}"], _hash.prefix_state(e.name)))
             frame = frame.with_columns(b.alias(f"_bucket.{e.name}"))
             bk = pl.col(f"_bucket.{e.name}")
-            arm = pl.when(bk.is_null()).then(pl.lit(e.arms[0]))
+            arm: Any = pl.when(bk.is_null()).then(pl.lit(e.arms[0]))
             for a, bound in zip(e.arms[:-1], e.bounds[:-1], strict=True):
                 arm = arm.when(bk < bound).then(pl.lit(a))
             full = arm.otherwise(pl.lit(e.arms[-1]))
@@ -164,7 +169,7 @@ class _Batch:
         pts: list[pl.Expr] = []
         for c in card.characteristics:
             v = self.e(c.node)
-            p = pl.when(v.is_null()).then(pl.lit(c.missing))
+            p: Any = pl.when(v.is_null()).then(pl.lit(c.missing))
             for values, points in c.specials:
                 p = p.when(v.is_in(pl.lit(pl.Series(list(values), dtype=DTYPES[c.node.info.type])).implode())).then(pl.lit(points))
             for cell, points in chain_cells(list(c.bins)):
@@ -188,13 +193,13 @@ class _Batch:
             conds.append(cond)
         out: dict[str, pl.Expr] = {}
         if tbl.hit_policy in ("first", "unique"):
-            row_idx = pl.when(conds[0]).then(pl.lit(0, dtype=pl.Int64))
+            row_idx: Any = pl.when(conds[0]).then(pl.lit(0, dtype=pl.Int64))
             for i, cond in enumerate(conds[1:], start=1):
                 row_idx = row_idx.when(cond).then(pl.lit(i, dtype=pl.Int64))
             out["row"] = row_idx.otherwise(pl.lit(None, dtype=pl.Int64))
             for k, (name, info) in enumerate(zip(tbl.outputs, tbl.output_info, strict=True)):
                 dtype = DTYPES[info.type]
-                chain = pl.when(conds[0]).then(self.e(tbl.rows[0].outputs[k]).cast(dtype))
+                chain: Any = pl.when(conds[0]).then(self.e(tbl.rows[0].outputs[k]).cast(dtype))
                 for cond, row in zip(conds[1:], tbl.rows[1:], strict=True):
                     chain = chain.when(cond).then(self.e(row.outputs[k]).cast(dtype))
                 out[name] = chain.otherwise(pl.lit(None, dtype=dtype))
@@ -216,7 +221,7 @@ class _Batch:
                     acc = acc + v.fill_null(pl.lit(0, dtype=dtype))
             else:
                 acc = pl.min_horizontal(vals) if tbl.aggregate == "min" else pl.max_horizontal(vals)
-            out[name] = pl.when(hits > 0).then(acc)
+            out[name] = pl.when(hits > 0).then(plus_zero(acc).cast(dtype))
         return out
 
     def slots(self, lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -295,7 +300,7 @@ class _Batch:
 
     def slot(self, slot: SlotIR) -> list[pl.Expr]:
         def choose(value: Callable[[str], pl.Expr], dtype: pl.DataType, default: pl.Expr | None = None) -> pl.Expr:
-            chain = None
+            chain: Any = None
             for exp, label, comp in slot.choices:
                 test = (pl.col(f"experiment.{exp}") == label) if exp is not None else (pl.col("segment") == label)
                 test = test.fill_null(value=False)
@@ -343,7 +348,7 @@ class _Batch:
         cap = pl.col("_cap")
         lim = pl.when(cap < lim).then(cap).otherwise(lim)
         if o.limit_step is not None:
-            lim = (lim / o.limit_step).floor() * o.limit_step
+            lim = plus_zero((lim / o.limit_step).floor() * o.limit_step)
         lf = lf.with_columns(lim.alias("_limit"))
         self.names["limit"] = "_limit"
         if o.decision is not None:

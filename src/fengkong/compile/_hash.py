@@ -70,4 +70,4 @@ def buckets(keys: pl.Series, state: int) -> pl.Series:
         crc ^= np.uint32(0xFFFFFFFF)
         out[order] = crc % BUCKETS
     result = pl.Series(keys.name, out, dtype=pl.Int64)
-    return result.set(strings.is_null(), None) if strings.null_count() else result  # type: ignore[arg-type]
+    return result.set(strings.is_null(), None) if strings.null_count() else result

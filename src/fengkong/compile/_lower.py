@@ -53,6 +53,8 @@ class _Lowering:
         self.used_names: set[str] = set()
         # Names whose definition already failed: their uses are not reported again.
         self.failed: set[str] = set(loaded.dropped)
+        self.dropped: frozenset[str] = loaded.dropped  # entries set aside at load time
+        self.slots_seen: set[str] = set()
 
     # -- diagnostics ---------------------------------------------------------------------
     def error(self, path: Path_, code: str, message: str, *, severity: str = "error") -> None:
@@ -219,7 +221,7 @@ class _Lowering:
                     self.error((*path, "special", j), "type-mismatch",
                                f"Special values must be of the characteristic's type ({kind}).")
                     continue
-                vals = tuple(float(v) if kind == "float" else v for v in vals)  # type: ignore[arg-type]
+                vals = tuple(float(v) if kind == "float" else v for v in vals)
                 specials.append((vals, sp.points))
             _lint.scorecard_bins(self, (*path, "bins"), [c for c, _ in bins], node.info)
             chars.append(CharacteristicIR(ch.name, node, ch.reason, ch.missing, tuple(specials),
@@ -237,6 +239,7 @@ class _Lowering:
         if len(set(tbl.outputs)) != len(tbl.outputs):
             self.error((*path, "outputs"), "duplicate-name", "Output names must be unique.")
         rows: list[RowIR] = []
+        bad_cells = False  # coverage lints would be wrong about rows with unreadable cells
         width = len(tbl.inputs) + len(tbl.outputs)
         for r, row in enumerate(tbl.rows):
             rpath: Path_ = (*path, "rows", r)
@@ -255,6 +258,7 @@ class _Lowering:
                 except CellError as exc:
                     self.error((*rpath, c), "invalid-cell", str(exc))
                     cells.append(Cell("any"))
+                    bad_cells = True
             outs: list[t.Node] = []
             for c, raw in enumerate(row[len(tbl.inputs):], start=len(tbl.inputs)):
                 node = self._output_cell((*rpath, c), raw, env)
@@ -281,7 +285,8 @@ class _Lowering:
             infos.append(info)
         ir = TableIR(name, tbl.hit_policy, tbl.aggregate, tuple(inputs), tuple(tbl.outputs),  # type: ignore[arg-type]
                      tuple(infos), tuple(rows))
-        _lint.table(self, path, ir)
+        if not bad_cells:
+            _lint.table(self, path, ir)
         return ir
 
     def _output_cell(self, path: Path_, raw: Any, env: Mapping[str, Info]) -> t.Node | None:
@@ -370,11 +375,14 @@ class _Lowering:
             if not any(components.get(c, ("",))[0] in kinds_wanted for _, _, c, _ in binds) and (
                     "table" not in kinds_wanted or any(c in known for _, _, c, _ in binds)):
                 continue
+            if slot in self.slots_seen:  # a slot of mixed kinds is reported by the first pass
+                continue
+            self.slots_seen.add(slot)
             self.failed.add(slot)  # until it is built; its uses are then not reported twice
             kinds = set()
             ok = True
             for _, _, comp, path in binds:
-                if comp in self.failed:  # already reported where it is defined
+                if comp in self.dropped:  # already reported where it is defined
                     ok = False
                     continue
                 if comp not in known:
@@ -395,7 +403,7 @@ class _Lowering:
             if not ok or not kinds:
                 continue
             (kind,) = kinds
-            comps = [components.get(c, (None, None))[1] for _, _, c, _ in binds]
+            comps: list[Any] = [components.get(c, (None, None))[1] for _, _, c, _ in binds]
             if any(c is None for c in comps):
                 continue
             unbound = slot not in base
@@ -427,7 +435,8 @@ class _Lowering:
                     infos = tuple(merged)
                 if len(merged) != len(outputs):
                     continue
-            choices = tuple((e, a, c) for e, a, c, _ in binds if e is not None)
+            choices: tuple[tuple[str | None, str, str], ...] = tuple(
+                (e, a, c) for e, a, c, _ in binds if e is not None)
             choices += tuple((None, a, c) for e, a, c, _ in binds if e is None and a)
             out.append(SlotIR(slot, kind, choices, base.get(slot), infos, outputs))
             self.failed.discard(slot)

@@ -70,7 +70,7 @@ def _flatten(record: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | 
     out = {} if out is None else out
     for key, value in record.items():
         name = f"{prefix}{key}"
-        if type(value) is dict:
+        if isinstance(value, Mapping):
             _flatten(value, name + ".", out)
         else:
             out[name] = value
@@ -129,7 +129,11 @@ class _Gen:
             self.emit(indent, f"_p = _problem(_p, {name}, {code!r}, {msg[code]})")
 
         self.emit(1, f"{v} = g({name})")
-        missing = (lambda i: bad(i, "input-missing")) if f.required else (lambda i: self.emit(i, "pass"))
+        def missing(indent: int) -> None:
+            if f.required:
+                bad(indent, "input-missing")
+            else:
+                self.emit(indent, "pass")
         lo = f.lo if f.lo is not None else -SAFE_INT
         hi = f.hi if f.hi is not None else SAFE_INT
         if f.type == "int":
@@ -445,7 +449,7 @@ class _Gen:
         self.emit(1, f"lim = {self.float_expr(o.limit)}")
         self.emit(1, "if cap is not None and lim is not None and cap < lim: lim = cap")
         if o.limit_step is not None:
-            self.emit(1, f"if lim is not None: lim = float(_floor(lim / {o.limit_step!r})) * {o.limit_step!r}")
+            self.emit(1, f"if lim is not None: lim = float(_floor(lim / {o.limit_step!r})) * {o.limit_step!r} + 0.0")
         self.ctx.names["limit"] = "lim"
         if o.decision is not None:
             self.emit(1, f"dec = {self.expr(o.decision)}")

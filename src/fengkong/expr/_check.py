@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast as pyast
 import difflib
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -93,31 +94,60 @@ def check_expression(source: str, env: Mapping[str, Info]) -> t.Node:
     if len(source) > MAX_SOURCE_CHARS:
         raise ExprError(ExprProblem("expr-too-long",
                                     f"Expression is longer than {MAX_SOURCE_CHARS} characters."))
-    depth = 0
-    for i, ch in enumerate(source):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if depth > MAX_DEPTH:
-            raise ExprError(ExprProblem("expr-too-deep",
-                                        f"Expression nests deeper than {MAX_DEPTH} levels.", i, i + 1))
+    _check_nesting(source)
     text = source.strip()
     lead = len(source) - len(source.lstrip())
     if not text:
         raise ExprError(ExprProblem("expr-empty", "Expression is empty."))
+    # Line breaks become spaces (same length, so offsets still point into the source);
+    # parser warnings are silenced so that the result never depends on warning filters.
+    flat = text.replace("\r", " ").replace("\n", " ")
     try:
-        tree = pyast.parse(text.replace("\n", " "), mode="eval")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = pyast.parse(flat, mode="eval")
     except SyntaxError as exc:
-        col = _char_offset(text, exc.offset) + lead
+        col = (exc.offset or 1) - 1 + lead  # a character offset for str input
         msg = (exc.msg or "invalid syntax").rstrip(".")
+        if "too many nested" in msg:
+            raise ExprError(ExprProblem("expr-too-deep", f"Expression nests deeper than {MAX_DEPTH} levels.",
+                                        col, col + 1)) from None
         end = "" if msg.endswith("?") else "."
         raise ExprError(ExprProblem("expr-syntax", f"Syntax error: {msg}{end}", col, col + 1)) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise ExprError(ExprProblem("expr-too-deep", f"Expression cannot be parsed: {exc}.")) from None
-    count = sum(1 for _ in pyast.walk(tree))
+    # Literal values of `in` lists are bounded by MAX_IN_VALUES instead.
+    count = sum(1 for n in pyast.walk(tree)) - sum(
+        len(n.elts) for n in pyast.walk(tree) if isinstance(n, pyast.Tuple | pyast.List | pyast.Set))
     if count > MAX_NODES:
         raise ExprError(ExprProblem("expr-too-large",
                                     f"Expression has {count} nodes; at most {MAX_NODES} are allowed."))
     return _Checker(text, lead, env).visit(tree.body, 0)
+
+
+def _check_nesting(source: str) -> None:
+    """Refuse brackets nested deeper than MAX_DEPTH (outside string literals) before parsing."""
+    depth = 0
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(source):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ExprError(ExprProblem("expr-too-deep",
+                                            f"Expression nests deeper than {MAX_DEPTH} levels.", i, i + 1))
+        elif ch in ")]}":
+            depth -= 1
 
 
 def _char_offset(text: str, byte_col: int | None) -> int:
@@ -172,7 +202,8 @@ class _Checker:
         if isinstance(v, int):
             if abs(v) > SAFE_INT:
                 raise self.fail(node, "expr-literal-range",
-                                f"Integer literal is outside ±2**53; write it as a float ({float(v)!r}).")
+                                "Integer literal is outside ±2**53, where integers stop being exact "
+                                "in float64.")
             return t.Lit(Info("int", False, v, v), s, e, v)
         if isinstance(v, float):
             if not math.isfinite(v):
@@ -236,8 +267,11 @@ class _Checker:
     def visit_BinOp(self, node: pyast.BinOp, depth: int) -> t.Node:
         op: Any = _ARITH.get(type(node.op))
         if op is None:
-            sym = {pyast.Pow: "**", pyast.FloorDiv: "//", pyast.Mod: "%"}.get(type(node.op), "this operator")
-            hint = {"**": " Use exp/log.", "//": " Use floor(a / b).", "%": ""}.get(sym, "")
+            sym = {pyast.Pow: "**", pyast.FloorDiv: "//", pyast.Mod: "%", pyast.BitAnd: "&",
+                   pyast.BitOr: "|", pyast.BitXor: "^", pyast.LShift: "<<", pyast.RShift: ">>",
+                   pyast.MatMult: "@"}.get(type(node.op), "this operator")
+            hint = {"**": " Use exp/log.", "//": " Use floor(a / b).", "&": " Use `and`.",
+                    "|": " Use `or`."}.get(sym, "")
             raise self.fail(node, "expr-forbidden", f"`{sym}` is not allowed in expressions.{hint}")
         left = self.visit(node.left, depth)
         right = self.visit(node.right, depth)

@@ -161,7 +161,8 @@ def _call(node: t.Call, ctx: PyContext) -> str:
             code = f"({tmp} if ({tmp} := {inner}) is not None else {code})"
         return code
     if node.func in ("min", "max") and not any(a.info.nullable for a in node.args):
-        return f"{node.func}({', '.join(py_expr(a, ctx) for a in node.args)})"
+        # + 0 makes a zero +0.0 whichever argument it came from (see functions.py)
+        return f"({node.func}({', '.join(py_expr(a, ctx) for a in node.args)}) + 0)"
     if not fn.strict:
         return fn.py([py_expr(a, ctx) for a in node.args])
     return _guard(ctx, [(py_expr(a, ctx), a.info.nullable) for a in node.args], fn.py)

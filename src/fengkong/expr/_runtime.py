@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import math
+import string
 from typing import Any
 
 
 def nn_min(*args: Any) -> Any:
     """``min`` ignoring nulls; null when every argument is null (as ``pl.min_horizontal``)."""
     vals = [a for a in args if a is not None]
-    return min(vals) if vals else None
+    return min(vals) + 0 if vals else None
 
 
 def nn_max(*args: Any) -> Any:
     """``max`` ignoring nulls; null when every argument is null (as ``pl.max_horizontal``)."""
     vals = [a for a in args if a is not None]
-    return max(vals) if vals else None
+    return max(vals) + 0 if vals else None
 
 
 def finite(x: float | None) -> float | None:
@@ -42,8 +43,8 @@ def safe_sqrt(x: float) -> float | None:
 
 
 def half_even(x: float) -> float:
-    """Round half to even to a whole number, as the batch backend does."""
-    return float(round(x))
+    """Round half to even to a whole number, as the batch backend does (zero is +0.0)."""
+    return float(round(x)) + 0.0
 
 
 NAMESPACE: dict[str, Any] = {
@@ -56,4 +57,6 @@ NAMESPACE: dict[str, Any] = {
     "_round": half_even,
     "_floor": math.floor,
     "_ceil": math.ceil,
+    "_LOWER": str.maketrans(string.ascii_uppercase, string.ascii_lowercase),
+    "_UPPER": str.maketrans(string.ascii_lowercase, string.ascii_uppercase),
 }

@@ -9,6 +9,7 @@ guard, so the implementations below see non-null arguments only.
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -153,7 +154,8 @@ def _dates(n: int) -> Typer:
     def typer(args: list[t.Node]) -> Typed | str:
         if any(a.info.type != "date" for a in args):
             return "needs dates; got " + ", ".join(a.info.type for a in args) + "."
-        return Info("int", any(a.info.nullable for a in args), -1e6, 1e6), args
+        # date.min to date.max
+        return Info("int", any(a.info.nullable for a in args), -3_652_058, 3_652_058), args
 
     return typer
 
@@ -182,15 +184,26 @@ def _unbounded(i: Info) -> tuple[float, float]:
 
 
 def _ceil_floor_py(fn: str) -> Callable[[list[str]], str]:
-    return lambda a: f"float(_{fn}({a[0]}))"
+    return lambda a: f"(float(_{fn}({a[0]})) + 0.0)"
 
+
+# Signed zeros: Python's min(0.0, -0.0) keeps the first argument, Polars may give -0.0,
+# and math.floor(-0.0) is the int 0. These functions give +0.0 for a zero in both
+# backends: `+ 0` online (IEEE 754: -0.0 + 0 is 0.0), an explicit test in Polars, whose
+# scalar-add kernels may treat `x + 0` as `x`.
+def plus_zero(e: pl.Expr) -> pl.Expr:
+    return pl.when(e == 0).then(pl.lit(0.0)).otherwise(e)
+
+
+_UPPER_ASCII = string.ascii_uppercase
+_LOWER_ASCII = string.ascii_lowercase
 
 _ALL: list[Function] = [
     Function("min", 2, 16, _min_bounds, lambda a: f"_nn_min({', '.join(a)})",
-             lambda a: pl.min_horizontal(a), strict=False,
+             lambda a: plus_zero(pl.min_horizontal(a)), strict=False,
              doc="Smallest argument, ignoring nulls; null if all are null."),
     Function("max", 2, 16, _max_bounds, lambda a: f"_nn_max({', '.join(a)})",
-             lambda a: pl.max_horizontal(a), strict=False,
+             lambda a: plus_zero(pl.max_horizontal(a)), strict=False,
              doc="Largest argument, ignoring nulls; null if all are null."),
     Function("coalesce", 2, 16, _coalesce, lambda a: "", lambda a: pl.coalesce(a), strict=False,
              doc="First non-null argument."),
@@ -201,14 +214,14 @@ _ALL: list[Function] = [
     # Whole numbers only: rounding to decimals is not exact in binary floating point and
     # the two backends would disagree on ties; write round(x * 100) / 100 instead.
     Function("round", 1, 1, _numeric(keep_int=False, bounds=lambda i: (i.lo - 1, i.hi + 1)),
-             lambda a: f"_round({a[0]})", lambda a: a[0].round(0, mode="half_to_even"),
+             lambda a: f"_round({a[0]})", lambda a: plus_zero(a[0].round(0, mode="half_to_even")),
              doc="Round half to even to a whole number (float)."),
     Function("floor", 1, 1, _numeric(keep_int=False, bounds=lambda i: (math.floor(i.lo) if math.isfinite(i.lo) else i.lo, i.hi)),
-             _ceil_floor_py("floor"), lambda a: a[0].floor(), doc="Round down (float)."),
+             _ceil_floor_py("floor"), lambda a: plus_zero(a[0].floor()), doc="Round down (float)."),
     Function("ceil", 1, 1, _numeric(keep_int=False, bounds=lambda i: (i.lo, math.ceil(i.hi) if math.isfinite(i.hi) else i.hi)),
-             _ceil_floor_py("ceil"), lambda a: a[0].ceil(), doc="Round up (float)."),
-    Function("clip", 3, 3, _clip, lambda a: f"min(max({a[0]}, {a[1]}), {a[2]})",
-             lambda a: a[0].clip(a[1], a[2]), doc="Limit to [lo, hi]; bounds are literals."),
+             _ceil_floor_py("ceil"), lambda a: plus_zero(a[0].ceil()), doc="Round up (float)."),
+    Function("clip", 3, 3, _clip, lambda a: f"(min(max({a[0]}, {a[1]}), {a[2]}) + 0)",
+             lambda a: plus_zero(a[0].clip(a[1], a[2])), doc="Limit to [lo, hi]; bounds are literals."),
     Function("log", 1, 1, _nullable_numeric(_unbounded), lambda a: f"_log({a[0]})",
              lambda a: pl.when(a[0] > 0).then(a[0].log()), doc="Natural log; null for x <= 0."),
     Function("exp", 1, 1, _nullable_numeric(lambda i: (0.0, math.inf)), lambda a: f"_exp({a[0]})",
@@ -218,10 +231,14 @@ _ALL: list[Function] = [
              lambda a: pl.when(a[0] >= 0).then(a[0].sqrt()), doc="Square root; null for x < 0."),
     Function("len", 1, 1, _len_typer, lambda a: f"len({a[0]})",
              lambda a: a[0].str.len_chars().cast(pl.Int64), doc="Length of a string in characters."),
-    Function("lower", 1, 1, _string("str", 1), lambda a: f"{a[0]}.lower()",
-             lambda a: a[0].str.to_lowercase(), doc="Lower-case a string."),
-    Function("upper", 1, 1, _string("str", 1), lambda a: f"{a[0]}.upper()",
-             lambda a: a[0].str.to_uppercase(), doc="Upper-case a string."),
+    # ASCII letters only: full Unicode case mapping changes with the Unicode version of
+    # Python and of Polars, and a decision must replay the same on any version.
+    Function("lower", 1, 1, _string("str", 1), lambda a: f"{a[0]}.translate(_LOWER)",
+             lambda a: a[0].str.replace_many(list(_UPPER_ASCII), list(_LOWER_ASCII)),
+             doc="Lower-case ASCII letters A-Z; other characters are unchanged."),
+    Function("upper", 1, 1, _string("str", 1), lambda a: f"{a[0]}.translate(_UPPER)",
+             lambda a: a[0].str.replace_many(list(_LOWER_ASCII), list(_UPPER_ASCII)),
+             doc="Upper-case ASCII letters a-z; other characters are unchanged."),
     Function("startswith", 2, 2, _string("bool", 2), lambda a: f"{a[0]}.startswith({a[1]})",
              lambda a: a[0].str.starts_with(a[1]), doc="Whether s starts with prefix."),
     Function("endswith", 2, 2, _string("bool", 2), lambda a: f"{a[0]}.endswith({a[1]})",

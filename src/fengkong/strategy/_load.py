@@ -6,7 +6,8 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -36,6 +37,8 @@ class Position:
     column: int
     text_offset: int = 0  # 1 for a quoted scalar: the expression text starts after the quote
     block: bool = False   # a literal/folded block: the text starts on the next line
+    key_line: int | None = None  # where the mapping key is, for errors about the key itself
+    key_column: int | None = None
 
 
 @dataclass
@@ -44,6 +47,9 @@ class SourceMap:
 
     file: str
     positions: dict[Path_, Position] = field(default_factory=dict)
+    texts: dict[str, list[str]] = field(default_factory=dict)  # file -> lines
+    # For lists that lost an item: current index -> index in the file.
+    renumbered: dict[Path_, list[int]] = field(default_factory=dict)
 
     def locate(self, path: Path_) -> Position | None:
         """The position of ``path`` or of its nearest ancestor."""
@@ -54,20 +60,106 @@ class SourceMap:
         return None
 
     def diagnostic(self, path: Path_, code: str, message: str, *, offset: int | None = None,
-                   severity: str = "error") -> Diagnostic:
+                   severity: str = "error", at_key: bool = False) -> Diagnostic:
         """A :class:`Diagnostic` for ``path``; ``offset`` points into an expression's text."""
         pos = self.locate(path)
         line = col = None
         file = self.file
         if pos is not None:
             file, line, col = pos.file, pos.line, pos.column
-            if offset is not None and path in self.positions:
-                if pos.block:
-                    line, col = line + 1, col + 2 + offset
-                else:
-                    col = col + pos.text_offset + offset
-        return Diagnostic(code=code, message=message, path=format_path(path), file=file, line=line,
+            if at_key and path in self.positions and pos.key_line is not None:
+                line, col = pos.key_line, pos.key_column
+            elif offset is not None and path in self.positions:
+                line, col = self._within(pos, offset)
+        return Diagnostic(code=code, message=message, path=format_path(self.shown(path)), file=file, line=line,
                           column=col, severity=severity)  # type: ignore[arg-type]
+
+    def _within(self, pos: Position, offset: int) -> tuple[int, int]:
+        """Line and column of character ``offset`` of a scalar's text, across line breaks.
+
+        YAML joins a multi-line scalar's lines with one character (a space when folded,
+        a newline in a literal block), so the text is walked line by line in the file.
+        """
+        lines = self.texts.get(pos.file)
+        if not lines or pos.line > len(lines):
+            return pos.line, pos.column + pos.text_offset + offset
+        segments: list[tuple[int, int, str]] = []
+        following = lines[pos.line:pos.line + 200]
+        if pos.block:
+            # A block scalar keeps indentation beyond the block's own (its first line's).
+            firsts = [ln for ln in following if ln.strip()]
+            indent = len(firsts[0]) - len(firsts[0].lstrip()) if firsts else 0
+            segments = [(pos.line + 1 + k, indent + 1, ln[indent:]) for k, ln in enumerate(following)]
+        else:
+            start = pos.column - 1
+            raw = lines[pos.line - 1][start:]
+            if pos.text_offset:  # quoted: walk escapes so columns stay on the raw text
+                col = _quoted_column(raw, offset)
+                if col is not None:
+                    return pos.line, pos.column + col
+            segments = [(pos.line, start + 1 + pos.text_offset, raw[pos.text_offset:])]
+            segments += [(pos.line + 1 + k, len(ln) - len(ln.lstrip()) + 1, ln.lstrip())
+                         for k, ln in enumerate(following)]
+        done = 0
+        for line_no, col, text in segments:
+            if offset < done + len(text) + 1:
+                return line_no, col + offset - done
+            done += len(text) + 1
+        return pos.line, pos.column + pos.text_offset + offset
+
+    def drop_item(self, container: Path_, index: int) -> None:
+        """Renumber positions after item ``index`` of the list at ``container`` was removed."""
+        depth = len(container)
+        keys = [k for k in self.positions
+                if k[:depth] == container and len(k) > depth and isinstance(k[depth], int)]
+        count = max((int(k[depth]) for k in keys), default=-1) + 1
+        mapping = self.renumbered.setdefault(container, list(range(count)))
+        if index < len(mapping):
+            del mapping[index]
+        moved: dict[Path_, Position] = {}
+        for key in keys:
+            pos = self.positions.pop(key)
+            i = int(key[depth])
+            if i != index:
+                moved[(*container, i - 1 if i > index else i, *key[depth + 1:])] = pos
+        self.positions.update(moved)
+
+    def shown(self, path: Path_) -> Path_:
+        """``path`` with list indices as they are in the file (before any item was dropped)."""
+        for container, mapping in self.renumbered.items():
+            depth = len(container)
+            if path[:depth] == container and len(path) > depth and isinstance(path[depth], int):
+                i = int(path[depth])
+                if i < len(mapping):
+                    return (*container, mapping[i], *path[depth + 1:])
+        return path
+
+
+def _quoted_column(raw: str, offset: int) -> int | None:
+    """Raw column (0-based, from the opening quote) of value character ``offset``.
+
+    ``"..."`` escapes (``\\"``, ``\\n``, ``\\xNN``, ``\\uNNNN``, ``\\UNNNNNNNN``) and
+    ``'...'`` doubled quotes take more raw characters than they give; None when the
+    scalar does not end on this line.
+    """
+    quote = raw[:1]
+    i, seen = 1, 0
+    widths = {"x": 4, "u": 6, "U": 10}
+    while i < len(raw):
+        if seen == offset:
+            return i
+        ch = raw[i]
+        if ch == quote:
+            if quote == "'" and raw[i + 1:i + 2] == "'":
+                i, seen = i + 2, seen + 1
+                continue
+            return None
+        if quote == '"' and ch == "\\":
+            i += widths.get(raw[i + 1:i + 2], 2)
+        else:
+            i += 1
+        seen += 1
+    return None
 
 
 def format_path(path: Path_) -> str:
@@ -95,6 +187,7 @@ class LoadedStrategy:
 def _yaml() -> YAML:
     y = YAML(typ="rt")
     y.allow_duplicate_keys = False
+    y.preserve_quotes = True  # so that positions can skip a scalar's opening quote
     return y
 
 
@@ -135,13 +228,12 @@ def _pos(file: str, value: Any, line: int | None, col: int | None, kline: int | 
         line, col = kline or 0, kcol or 0
     quoted = isinstance(value, SingleQuotedScalarString | DoubleQuotedScalarString)
     block = isinstance(value, LiteralScalarString | FoldedScalarString)
-    if block:
-        line, col = kline or line, kcol or col
-    return Position(file, line + 1, col + 1, 1 if quoted else 0, block)
+    key_line = kline + 1 if kline is not None else None
+    key_col = kcol + 1 if kcol is not None else None
+    return Position(file, line + 1, col + 1, 1 if quoted else 0, block, key_line, key_col)
 
 
-def read_document(path: Path, prefix: Path_, index: dict[Path_, Position],
-                  sink: DiagnosticSink) -> Any:
+def read_document(path: Path, prefix: Path_, source: SourceMap, sink: DiagnosticSink) -> Any:
     """Read one YAML or JSON file into plain Python, recording positions under ``prefix``."""
     file = str(path)
     try:
@@ -152,6 +244,7 @@ def read_document(path: Path, prefix: Path_, index: dict[Path_, Position],
     except (OSError, UnicodeDecodeError) as exc:
         sink.add(Diagnostic("file-unreadable", f"File `{file}` cannot be read: {exc}.", file=file))
         return None
+    source.texts[file] = text.splitlines()
     try:
         doc = _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -164,7 +257,7 @@ def read_document(path: Path, prefix: Path_, index: dict[Path_, Position],
     except YAMLError as exc:
         sink.add(Diagnostic("yaml-syntax", f"Invalid YAML: {exc}.", file=file))
         return None
-    return _plain(doc, prefix, file, index)
+    return _plain(doc, prefix, file, source.positions)
 
 
 def load_strategy(path: str | Path, *, recover: bool = False) -> LoadedStrategy:
@@ -192,7 +285,7 @@ def load_strategy(path: str | Path, *, recover: bool = False) -> LoadedStrategy:
     path = Path(path)
     sink = DiagnosticSink(file=str(path))
     source = SourceMap(str(path))
-    doc = read_document(path, (), source.positions, sink)
+    doc = read_document(path, (), source, sink)
     sink.raise_for_errors()
     if not isinstance(doc, dict):
         sink.add(Diagnostic("spec-not-mapping", "A strategy file must be a mapping of keys to values.",
@@ -211,6 +304,20 @@ def load_strategy(path: str | Path, *, recover: bool = False) -> LoadedStrategy:
                           diagnostics=tuple(sink.items), dropped=frozenset(dropped))
 
 
+def _at(doc: Any, loc: Path_) -> Any:
+    """The value at ``loc`` inside plain data, or None."""
+    for part in loc:
+        if isinstance(doc, list):
+            if not (isinstance(part, int) and part < len(doc)):
+                return None
+            doc = doc[part]
+        elif isinstance(doc, dict) and part in doc:
+            doc = doc[part]
+        else:
+            return None
+    return doc
+
+
 _PLACEHOLDERS: dict[str, Any] = {"strategy": "invalid", "version": 0, "stage": "origination",
                                  "schema_version": 1}
 
@@ -218,16 +325,23 @@ _PLACEHOLDERS: dict[str, Any] = {"strategy": "invalid", "version": 0, "stage": "
 def _recover(doc: dict[str, Any], source: SourceMap, sink: DiagnosticSink,
              dropped: set[str]) -> StrategySpec | None:
     """Drop what holds schema errors (a rule, a table, a feature...) and validate again."""
-    for _ in range(5):
+    for attempt in range(5):
         try:
             return StrategySpec.model_validate(doc)
         except ValidationError as exc:
             removals: list[tuple[str, Any]] = []
             for err in exc.errors(include_url=False, include_input=False):
                 loc = tuple(p for p in err["loc"] if p not in UNION_TAGS)
+                if attempt:  # the first round was reported by validate_model
+                    sink.add(_diagnostic_for(StrategySpec, loc, err["type"], err["msg"], source))
                 if not loc:
                     return None
                 top = str(loc[0])
+                if err["type"] == "extra_forbidden":  # a misspelt key: drop just that key
+                    parent = _at(doc, loc[:-1])
+                    if isinstance(parent, dict) and loc[-1] in parent:
+                        del parent[loc[-1]]
+                        continue
                 if len(loc) == 1:
                     if top in _PLACEHOLDERS:
                         doc[top] = _PLACEHOLDERS[top]
@@ -237,13 +351,16 @@ def _recover(doc: dict[str, Any], source: SourceMap, sink: DiagnosticSink,
                         return None
                     continue
                 removals.append((top, loc[1]))
-            for top, key in sorted(set(removals), key=lambda r: str(r[1]), reverse=True):
+            # Highest list index first, so that earlier indices stay valid.
+            for top, key in sorted(set(removals), key=lambda r: (r[0], r[1] if isinstance(r[1], int) else -1),
+                                   reverse=True):
                 container = doc.get(top)
                 if isinstance(container, dict) and key in container:
                     name = key if top != "outcome" else ""
                     del container[key]
                 elif isinstance(container, list) and isinstance(key, int) and key < len(container):
                     item = container.pop(key)
+                    source.drop_item((top,), key)
                     name = item.get("id") or item.get("name") or "" if isinstance(item, dict) else ""
                 else:
                     return None
@@ -261,10 +378,12 @@ def _inline_scorecards(doc: dict[str, Any], base: Path, source: SourceMap,
         if not (isinstance(value, dict) and set(value) == {"file"} and isinstance(value["file"], str)):
             continue
         prefix: Path_ = ("scorecards", name)
-        artifact = read_document(base / value["file"], prefix, source.positions, sink)
+        artifact = read_document(base / value["file"], prefix, source, sink)
         if artifact is None:
             pos = source.locate((*prefix, "file"))
-            if pos is not None and sink.items:
+            # A missing or unreadable file is reported where the strategy names it; an
+            # error inside the file keeps the file's own position.
+            if pos is not None and sink.items and sink.items[-1].code in ("file-not-found", "file-unreadable"):
                 last = sink.items.pop()
                 sink.add(Diagnostic(last.code, last.message, format_path((*prefix, "file")),
                                     pos.file, pos.line, pos.column))
@@ -294,7 +413,7 @@ def _diagnostic_for(model: type[BaseModel], loc: Path_, kind: str, msg: str,
         key = str(loc[-1])
         hint = suggest(key, allowed) if allowed else ""
         listing = f" Allowed keys: {', '.join(allowed)}." if allowed and not hint else ""
-        return source.diagnostic(loc, "unknown-key", f"Unknown key `{key}`.{hint}{listing}")
+        return source.diagnostic(loc, "unknown-key", f"Unknown key `{key}`.{hint}{listing}", at_key=True)
     if kind == "missing":
         return source.diagnostic(loc, "missing-key", f"Required key `{loc[-1]}` is missing.")
     if kind == "literal_error":
@@ -309,32 +428,36 @@ def _fields_at(model: type[BaseModel], loc: Path_) -> list[str]:
     """Field names of the model found at ``loc`` inside ``model`` (for suggestions)."""
     current: Any = model
     for part in loc:
+        current = _strip(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             f = current.model_fields.get(str(part))
             if f is None:
                 return []
             current = f.annotation
-        current = _unwrap(current, part)
+        elif get_origin(current) in (list, dict):  # `part` is an index or a key
+            current = get_args(current)[-1]
+        else:
+            return []
+    current = _strip(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
     return []
 
 
-def _unwrap(annotation: Any, part: str | int) -> Any:
-    """Step through list/dict/Optional/Annotated wrappers towards a model class."""
-    from typing import get_args, get_origin
-
-    for _ in range(6):
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            return annotation
-        args = [a for a in get_args(annotation) if a is not type(None)]
+def _strip(annotation: Any) -> Any:
+    """Look through Annotated and Optional/unions to a model, a list or a dict."""
+    for _ in range(8):
         origin = get_origin(annotation)
-        if origin in (list, dict) and args:
-            return args[-1]
-        if not args:
-            return annotation
-        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-        annotation = models[0] if models else args[0]
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+            continue
+        if origin in (Union, UnionType):
+            args = [_strip(a) for a in get_args(annotation) if a is not type(None)]
+            pick = [a for a in args if (isinstance(a, type) and issubclass(a, BaseModel))
+                    or get_origin(a) in (list, dict)]
+            annotation = pick[0] if pick else (args[0] if args else annotation)
+            continue
+        return annotation
     return annotation
 
 
@@ -349,7 +472,7 @@ def load_scorecard(path: str | Path) -> ScorecardSpec:
     path = Path(path)
     sink = DiagnosticSink(file=str(path))
     source = SourceMap(str(path))
-    doc = read_document(path, (), source.positions, sink)
+    doc = read_document(path, (), source, sink)
     sink.raise_for_errors()
     card = validate_model(ScorecardSpec, doc, source, sink)
     if card is None:
