@@ -8,7 +8,7 @@ from collections.abc import Callable
 import polars as pl
 
 from fengkong.expr import ast as t
-from fengkong.expr.functions import FUNCTIONS
+from fengkong.expr.functions import FUNCTIONS, plus_zero
 
 DTYPES: dict[str, pl.DataType] = {
     "int": pl.Int64(), "float": pl.Float64(), "bool": pl.Boolean(), "str": pl.String(),
@@ -67,6 +67,8 @@ def pl_expr(node: t.Node, resolve: Resolver) -> pl.Expr:
     if isinstance(node, t.Call):
         fn = FUNCTIONS[node.func]
         out = fn.pl([pl_expr(a, resolve) for a in node.args])
+        if fn.signed_zero and node.info.lo <= 0 <= node.info.hi:
+            out = plus_zero(out)
         if node.info.type != "null":
             out = out.cast(DTYPES[node.info.type])
         return out

@@ -149,6 +149,14 @@ def _boolop(node: t.BoolOp, ctx: PyContext) -> str:
 
 
 def _call(node: t.Call, ctx: PyContext) -> str:
+    code = _call_raw(node, ctx)
+    if FUNCTIONS[node.func].signed_zero and node.info.lo <= 0 <= node.info.hi:
+        # -0.0 + 0 is 0.0 (see functions.py)
+        return f"_plus0({code})" if node.info.nullable else f"({code} + 0)"
+    return code
+
+
+def _call_raw(node: t.Call, ctx: PyContext) -> str:
     fn = FUNCTIONS[node.func]
     if node.func == "coalesce":
         code = py_expr(node.args[-1], ctx)
@@ -161,8 +169,7 @@ def _call(node: t.Call, ctx: PyContext) -> str:
             code = f"({tmp} if ({tmp} := {inner}) is not None else {code})"
         return code
     if node.func in ("min", "max") and not any(a.info.nullable for a in node.args):
-        # + 0 makes a zero +0.0 whichever argument it came from (see functions.py)
-        return f"({node.func}({', '.join(py_expr(a, ctx) for a in node.args)}) + 0)"
+        return f"{node.func}({', '.join(py_expr(a, ctx) for a in node.args)})"
     if not fn.strict:
         return fn.py([py_expr(a, ctx) for a in node.args])
     return _guard(ctx, [(py_expr(a, ctx), a.info.nullable) for a in node.args], fn.py)

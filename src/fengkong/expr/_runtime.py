@@ -10,13 +10,13 @@ from typing import Any
 def nn_min(*args: Any) -> Any:
     """``min`` ignoring nulls; null when every argument is null (as ``pl.min_horizontal``)."""
     vals = [a for a in args if a is not None]
-    return min(vals) + 0 if vals else None
+    return min(vals) if vals else None
 
 
 def nn_max(*args: Any) -> Any:
     """``max`` ignoring nulls; null when every argument is null (as ``pl.max_horizontal``)."""
     vals = [a for a in args if a is not None]
-    return max(vals) + 0 if vals else None
+    return max(vals) if vals else None
 
 
 def finite(x: float | None) -> float | None:
@@ -43,11 +43,17 @@ def safe_sqrt(x: float) -> float | None:
 
 
 def half_even(x: float) -> float:
-    """Round half to even to a whole number, as the batch backend does (zero is +0.0)."""
-    return float(round(x)) + 0.0
+    """Round half to even to a whole number, as the batch backend does."""
+    return float(round(x))
+
+
+def plus0(x: Any) -> Any:
+    """``x + 0`` (which turns -0.0 into 0.0), null staying null."""
+    return None if x is None else x + 0
 
 
 NAMESPACE: dict[str, Any] = {
+    "_plus0": plus0,
     "_nn_min": nn_min,
     "_nn_max": nn_max,
     "_finite": finite,

@@ -34,6 +34,9 @@ class Function:
     pl: Callable[[list[pl.Expr]], pl.Expr]
     strict: bool = True
     doc: str = ""
+    # May give -0.0 in one backend and 0.0 in the other: the backends then make a zero +0.0
+    # (only where the result's static range contains zero).
+    signed_zero: bool = False
 
 
 def unify(infos: Sequence[Info]) -> Info | None:
@@ -184,14 +187,15 @@ def _unbounded(i: Info) -> tuple[float, float]:
 
 
 def _ceil_floor_py(fn: str) -> Callable[[list[str]], str]:
-    return lambda a: f"(float(_{fn}({a[0]})) + 0.0)"
+    return lambda a: f"float(_{fn}({a[0]}))"
 
 
 # Signed zeros: Python's min(0.0, -0.0) keeps the first argument, Polars may give -0.0,
-# and math.floor(-0.0) is the int 0. These functions give +0.0 for a zero in both
-# backends: `+ 0` online (IEEE 754: -0.0 + 0 is 0.0), an explicit test in Polars, whose
-# scalar-add kernels may treat `x + 0` as `x`.
+# and math.floor(-0.0) is the int 0. Functions marked `signed_zero` give +0.0 for a zero
+# in both backends: `+ 0` online (IEEE 754: -0.0 + 0 is 0.0), an explicit test in Polars,
+# whose scalar-add kernels may treat `x + 0` as `x`.
 def plus_zero(e: pl.Expr) -> pl.Expr:
+    """``e`` with -0.0 replaced by 0.0."""
     return pl.when(e == 0).then(pl.lit(0.0)).otherwise(e)
 
 
@@ -200,10 +204,10 @@ _LOWER_ASCII = string.ascii_lowercase
 
 _ALL: list[Function] = [
     Function("min", 2, 16, _min_bounds, lambda a: f"_nn_min({', '.join(a)})",
-             lambda a: plus_zero(pl.min_horizontal(a)), strict=False,
+             lambda a: pl.min_horizontal(a), strict=False, signed_zero=True,
              doc="Smallest argument, ignoring nulls; null if all are null."),
     Function("max", 2, 16, _max_bounds, lambda a: f"_nn_max({', '.join(a)})",
-             lambda a: plus_zero(pl.max_horizontal(a)), strict=False,
+             lambda a: pl.max_horizontal(a), strict=False, signed_zero=True,
              doc="Largest argument, ignoring nulls; null if all are null."),
     Function("coalesce", 2, 16, _coalesce, lambda a: "", lambda a: pl.coalesce(a), strict=False,
              doc="First non-null argument."),
@@ -214,14 +218,14 @@ _ALL: list[Function] = [
     # Whole numbers only: rounding to decimals is not exact in binary floating point and
     # the two backends would disagree on ties; write round(x * 100) / 100 instead.
     Function("round", 1, 1, _numeric(keep_int=False, bounds=lambda i: (i.lo - 1, i.hi + 1)),
-             lambda a: f"_round({a[0]})", lambda a: plus_zero(a[0].round(0, mode="half_to_even")),
+             lambda a: f"_round({a[0]})", lambda a: a[0].round(0, mode="half_to_even"), signed_zero=True,
              doc="Round half to even to a whole number (float)."),
     Function("floor", 1, 1, _numeric(keep_int=False, bounds=lambda i: (math.floor(i.lo) if math.isfinite(i.lo) else i.lo, i.hi)),
-             _ceil_floor_py("floor"), lambda a: plus_zero(a[0].floor()), doc="Round down (float)."),
+             _ceil_floor_py("floor"), lambda a: a[0].floor(), signed_zero=True, doc="Round down (float)."),
     Function("ceil", 1, 1, _numeric(keep_int=False, bounds=lambda i: (i.lo, math.ceil(i.hi) if math.isfinite(i.hi) else i.hi)),
-             _ceil_floor_py("ceil"), lambda a: plus_zero(a[0].ceil()), doc="Round up (float)."),
-    Function("clip", 3, 3, _clip, lambda a: f"(min(max({a[0]}, {a[1]}), {a[2]}) + 0)",
-             lambda a: plus_zero(a[0].clip(a[1], a[2])), doc="Limit to [lo, hi]; bounds are literals."),
+             _ceil_floor_py("ceil"), lambda a: a[0].ceil(), signed_zero=True, doc="Round up (float)."),
+    Function("clip", 3, 3, _clip, lambda a: f"min(max({a[0]}, {a[1]}), {a[2]})",
+             lambda a: a[0].clip(a[1], a[2]), signed_zero=True, doc="Limit to [lo, hi]; bounds are literals."),
     Function("log", 1, 1, _nullable_numeric(_unbounded), lambda a: f"_log({a[0]})",
              lambda a: pl.when(a[0] > 0).then(a[0].log()), doc="Natural log; null for x <= 0."),
     Function("exp", 1, 1, _nullable_numeric(lambda i: (0.0, math.inf)), lambda a: f"_exp({a[0]})",
