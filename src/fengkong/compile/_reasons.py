@@ -4,15 +4,14 @@ The online backend builds each decision's reasons as: the default decline reason
 (when the decision declines without a decline rule), then the reasons of fired
 rules (decline, refer, cap, flag; strategy order within each), then, per scorecard
 slot, the characteristics that lost points (most points lost first, ties in
-characteristic order), then, per model slot, the features whose contribution raised
-the score (largest first, ties in feature order; features without a reason code
-skipped); duplicates dropped; the first ``max_reasons`` kept. This
-module computes exactly that for a whole table, without Python per row.
+characteristic order), then per model slot the features that pushed the score up
+(largest contribution first); duplicates dropped; the first ``max_reasons`` kept.
+This module computes exactly that for a whole table, without Python per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -22,15 +21,18 @@ from fengkong.compile.ir import Plan
 
 _ACTIONS = ("decline", "refer", "cap", "flag")
 
+# One candidate source of reasons: (rows, code ids) with rows None meaning every row
+# (code -1 = nothing for that row), in the order the online backend appends them.
+Candidate = tuple[np.ndarray | None, np.ndarray]
 
-def _list_series(rows: np.ndarray, codes: np.ndarray, n: int, names: list[str]) -> pl.Series:
+
+def _list_series(rows: np.ndarray, codes: np.ndarray, n: int, names: Sequence[str]) -> pl.Series:
     """A list[str] Series of length ``n`` from (row, code id) pairs already in output order."""
     counts = np.bincount(rows, minlength=n)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
-    dictionary = pa.array(names, type=pa.string())
-    values = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), dictionary)
-    arr = pa.ListArray.from_arrays(pa.array(offsets), values.cast(pa.string()))
+    values = pa.array(list(names), type=pa.string()).take(pa.array(codes.astype(np.int32)))
+    arr = pa.ListArray.from_arrays(pa.array(offsets), values)
     return pl.Series(pl.from_arrow(arr)).cast(pl.List(pl.String))
 
 
@@ -52,54 +54,52 @@ def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Serie
             names.append(code)
         return ids[code]
 
-    columns: list[np.ndarray] = []
-    declined = frame["_declined"].to_numpy()
-    default = (frame["decision"] == "decline").fill_null(value=False).to_numpy() & ~declined
-    columns.append(np.where(default, code_id(o.decline_reason), -1))
+    fired = {r.id: np.flatnonzero(frame[r.column].to_numpy()) for r in plan.rules}
+    candidates: list[Candidate] = []
+    default = frame.select((pl.col("decision") == "decline").fill_null(value=False)
+                           & ~pl.col("_declined")).to_series().to_numpy()
+    rows = np.flatnonzero(default)
+    candidates.append((rows, np.full(rows.size, code_id(o.decline_reason), dtype=np.int64)))
     rules_in_order = [r for a in _ACTIONS for r in plan.rules if r.action == a]
     for r in rules_in_order:
-        columns.append(np.where(frame[r.column].to_numpy(), code_id(r.reason), -1))
-    candidates = 1 + len(rules_in_order)
-    distinct_rule_codes = len(names)
-    for slot in plan.slots:
-        if slot.kind != "scorecard":
-            continue
-        cards = [plan.scorecards[c] for c in slot.components]
-        char_codes = {c.reason for card in cards for c in card.characteristics}
-        # Enough score reasons to fill the list even after duplicates are dropped.
-        take = min(max(len(card.characteristics) for card in cards),
-                   o.max_reasons + (candidates - distinct_rule_codes) + len(char_codes & set(names))
-                   + max(len(card.characteristics) - len({c.reason for c in card.characteristics})
-                         for card in cards))
-        block = np.full((n, take), -1, dtype=np.int64)
-        component = frame[f"component.{slot.name}"].to_numpy()
-        for card in cards:
-            rows = np.flatnonzero(component == card.name)
-            if rows.size == 0:
-                continue
-            pts = np.column_stack([frame[f"_pts.{card.name}.{c.name}"].to_numpy()[rows]
-                                   for c in card.characteristics])
-            maxp = np.array([c.max_points for c in card.characteristics], dtype=np.float64)
-            loss = maxp - pts
-            order = np.argsort(-loss, axis=1, kind="stable")[:, :take]
-            sorted_loss = np.take_along_axis(loss, order, axis=1)
-            codes = np.array([code_id(c.reason) for c in card.characteristics], dtype=np.int64)[order]
-            codes[~(sorted_loss > 0)] = -1
-            block[rows, : codes.shape[1]] = codes
-        columns.extend(block.T)
-    for slot in plan.slots:
-        if slot.kind == "model":
-            columns.extend(_model_block(plan, slot.name, slot.components, frame, code_id, len(names)))
-    reasons = _first_distinct([np.ascontiguousarray(c) for c in columns], n, o.max_reasons)  # (k, n)
+        hit = fired[r.id]
+        candidates.append((hit, np.full(hit.size, code_id(r.reason), dtype=np.int64)))
+    repeats = len(rules_in_order) + 1 - len(names)  # rule codes used more than once
+    # Scorecard slots first, then model slots, as online.
+    for slot in sorted(plan.slots, key=lambda s: s.kind != "scorecard"):
+        if slot.kind == "scorecard":
+            cards = [plan.scorecards[c] for c in slot.components]
+            char_codes = {c.reason for card in cards for c in card.characteristics}
+            # Enough score reasons to fill the list even after duplicates are dropped.
+            take = min(max(len(card.characteristics) for card in cards),
+                       o.max_reasons + repeats + len(char_codes & set(names))
+                       + max(len(card.characteristics) - len({c.reason for c in card.characteristics})
+                             for card in cards))
+            candidates += _ranked_block(
+                frame, slot.name, n, take,
+                [(card.name, [f"_pts.{card.name}.{c.name}" for c in card.characteristics],
+                  np.array([c.max_points for c in card.characteristics]),
+                  [code_id(c.reason) for c in card.characteristics]) for card in cards],
+                loss=True)
+        elif slot.kind == "model":
+            models = [plan.models[c] for c in slot.components]
+            coded = [[i for i, r in enumerate(m.reasons) if r is not None] for m in models]
+            # After dropping codes seen earlier and repeats within the model.
+            take = max((min(len(ix), o.max_reasons + len(names) + len(ix) - len({m.reasons[i] for i in ix}))
+                        for m, ix in zip(models, coded, strict=True)), default=0)
+            if take:
+                candidates += _ranked_block(
+                    frame, slot.name, n, take,
+                    [(m.name, [f"contrib.{m.name}.{m.features[i]}" for i in ix], None,
+                      [code_id(m.reasons[i] or "") for i in ix])
+                     for m, ix in zip(models, coded, strict=True) if ix],
+                    loss=False)
+    reasons = _first_distinct(candidates, n, o.max_reasons)  # (k, n)
     pos, rows = np.nonzero(reasons >= 0)
     order = np.lexsort((pos, rows))
     reason_series = _list_series(rows[order], reasons[pos[order], rows[order]], n, names)
-    hit_rows: list[np.ndarray] = []
-    hit_ids: list[np.ndarray] = []
-    for i, r in enumerate(plan.rules):
-        fired = np.flatnonzero(frame[r.column].to_numpy())
-        hit_rows.append(fired)
-        hit_ids.append(np.full(fired.size, i, dtype=np.int64))
+    hit_rows = [fired[r.id] for r in plan.rules]
+    hit_ids = [np.full(fired[r.id].size, i, dtype=np.int64) for i, r in enumerate(plan.rules)]
     rows_all = np.concatenate(hit_rows) if hit_rows else np.zeros(0, dtype=np.int64)
     ids_all = np.concatenate(hit_ids) if hit_ids else np.zeros(0, dtype=np.int64)
     order = np.lexsort((ids_all, rows_all))
@@ -107,43 +107,42 @@ def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Serie
     return reason_series.alias("reasons"), hits.alias("rule_hits")
 
 
-def _model_block(plan: Plan, slot: str, components: tuple[str, ...], frame: pl.DataFrame,
-                 code_id: Callable[[str], int], known: int) -> list[np.ndarray]:
-    """Reason-code columns of one model slot, from ``contrib.<model>.<feature>``."""
-    n = frame.height
-    models = [plan.models[c] for c in components]
-    coded = [[i for i, r in enumerate(m.reasons) if r is not None] for m in models]
-    # Enough reasons to fill the list after dropping codes seen earlier (at most `known`)
-    # and repeats within the model (features sharing a code).
-    take = max((min(len(ix), plan.outcome.max_reasons + known + len(ix) - len({m.reasons[i] for i in ix}))
-                for m, ix in zip(models, coded, strict=True)), default=0)
-    if take == 0:
-        return []
+def _ranked_block(frame: pl.DataFrame, slot: str, n: int, take: int,
+                  components: list[tuple[str, list[str], np.ndarray | None, list[int]]], *,
+                  loss: bool) -> list[Candidate]:
+    """Per row, the codes of the components' items ranked by value, largest first.
+
+    For scorecards the value is the points lost (best points minus points); for models
+    the contribution. Only positive values give a reason; ties keep item order.
+    """
     block = np.full((n, take), -1, dtype=np.int64)
-    component = frame[f"component.{slot}"].to_numpy()
-    for m, ix in zip(models, coded, strict=True):
-        rows = np.flatnonzero(component == m.name)
-        if rows.size == 0 or not ix:
-            continue
-        contrib = np.column_stack([frame[f"contrib.{m.name}.{m.features[i]}"].to_numpy()[rows]
-                                   for i in ix])
-        order = np.argsort(-contrib, axis=1, kind="stable")[:, :take]
-        top = np.take_along_axis(contrib, order, axis=1)
-        codes = np.array([code_id(m.reasons[i] or "") for i in ix], dtype=np.int64)[order]
-        codes[~(top > 0)] = -1
-        block[rows, : codes.shape[1]] = codes
-    return list(block.T)
-
-
-def _first_distinct(columns: list[np.ndarray], n: int, k: int) -> np.ndarray:
-    """Per row, the first ``k`` distinct non-negative values in column order, as (k, n)."""
-    out = np.full((k, n), -1, dtype=np.int64)
-    count = np.zeros(n, dtype=np.int64)
-    for col in columns:
-        rows = np.flatnonzero(col >= 0)  # rule columns are sparse: work on their rows only
+    for name, columns, best, codes in components:
+        rows = np.flatnonzero(frame.select(
+            (pl.col(f"component.{slot}") == name).fill_null(value=False)).to_series().to_numpy())
         if rows.size == 0:
             continue
-        vals = col[rows]
+        values = frame.select(columns)[rows].to_numpy().astype(np.float64, copy=False)
+        if loss:
+            assert best is not None
+            values = best - values
+        order = np.argsort(-values, axis=1, kind="stable")[:, :take]
+        top = np.take_along_axis(values, order, axis=1)
+        picked = np.asarray(codes, dtype=np.int64)[order]
+        picked[~(top > 0)] = -1
+        block[rows, : picked.shape[1]] = picked
+    return [(None, np.ascontiguousarray(block[:, j])) for j in range(take)]
+
+
+def _first_distinct(candidates: list[Candidate], n: int, k: int) -> np.ndarray:
+    """Per row, the first ``k`` distinct codes in candidate order, as a (k, n) matrix."""
+    out = np.full((k, n), -1, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    for rows, vals in candidates:
+        if rows is None:
+            rows = np.flatnonzero(vals >= 0)
+            vals = vals[rows]
+        if rows.size == 0:
+            continue
         ok = count[rows] < k
         for m in range(k):
             ok &= out[m, rows] != vals
@@ -151,3 +150,6 @@ def _first_distinct(columns: list[np.ndarray], n: int, k: int) -> np.ndarray:
         out[count[rows], rows] = vals
         count[rows] += 1
     return out
+
+
+
