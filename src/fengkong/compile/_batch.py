@@ -396,12 +396,15 @@ class _Batch:
         reasons, hits = reason_columns(p, frame)
         lf = frame.with_columns(reasons, hits).lazy()
         ok = pl.col("error").is_null()
+        any_error = frame["error"].null_count() < frame.height
         out = []
         for c in p.columns:
             if c.name in consts:
                 out.append(consts[c.name].alias(c.name))
-            else:
+            elif any_error:  # a row with invalid inputs gets no decision
                 out.append(pl.when(ok).then(pl.col(c.name)).alias(c.name))
+            else:
+                out.append(pl.col(c.name))
         out.append(pl.col("error"))
         return lf.select(out).collect()
 
