@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar, Literal
 
 Severity = Literal["error", "warning"]
@@ -140,8 +139,3 @@ class DiagnosticSink:
 
 def _position(d: Diagnostic) -> tuple[str, int, int]:
     return (d.file or "", d.line or 0, d.column or 0)
-
-
-def display_path(path: str | Path) -> str:
-    """Return ``path`` as given, for messages."""
-    return str(path)
