@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from ruamel.yaml import YAML
+import yaml
 
 SEGMENTS = ("thin_file", "salaried_app", "self_employed_partner", "branch", "default")
 DECISIONS = ("approve", "decline", "refer")
@@ -198,11 +198,10 @@ class Pack:
 
 def load_pack(strategy_path: Path) -> Pack:
     """Read the scorecards and tables of the example strategy into lookup arrays."""
-    yaml = YAML(typ="safe")
-    spec = yaml.load(strategy_path)
+    spec = yaml.safe_load(strategy_path.read_text(encoding="utf-8"))
     cards = {}
     for name, ref in spec["scorecards"].items():
-        card = yaml.load(strategy_path.parent / ref["file"])
+        card = yaml.safe_load((strategy_path.parent / ref["file"]).read_text(encoding="utf-8"))
         if card.get("base_points", 0) != 0:
             msg = "base points"
             raise FloorUnsupportedError(msg)

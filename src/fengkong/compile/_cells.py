@@ -37,8 +37,13 @@ class Cell:
     values: tuple[object, ...] = ()
 
     # -- online ------------------------------------------------------------------------
-    def py(self, var: str, consts: dict[str, object]) -> str:
-        """Python condition on ``var`` (already known not to be null unless kind is any/null)."""
+    def py(self, var: str, consts: dict[str, object], *, is_int: bool = False) -> str:
+        """Python condition on ``var`` (already known not to be null unless kind is any/null).
+
+        With ``is_int``, whole-number bounds are written as ints: CPython compares an int
+        with an int faster than with a float, and the result is the same.
+        """
+        lit = _literal if is_int else repr
         if self.kind == "any":
             return "True"
         if self.kind == "null":
@@ -52,11 +57,11 @@ class Cell:
             return f"{var} {'in' if self.kind == 'set' else 'not in'} {name}"
         parts = []
         if self.lo == self.hi and self.lo_closed and self.hi_closed:
-            return f"{var} == {self.lo!r}"
+            return f"{var} == {lit(self.lo)}"
         if self.lo != -math.inf:
-            parts.append(f"{var} {'>=' if self.lo_closed else '>'} {self.lo!r}")
+            parts.append(f"{var} {'>=' if self.lo_closed else '>'} {lit(self.lo)}")
         if self.hi != math.inf:
-            parts.append(f"{var} {'<=' if self.hi_closed else '<'} {self.hi!r}")
+            parts.append(f"{var} {'<=' if self.hi_closed else '<'} {lit(self.hi)}")
         return " and ".join(parts) or "True"
 
     # -- batch -------------------------------------------------------------------------
@@ -128,6 +133,13 @@ class Cell:
         lo_ok = v > self.lo or (self.lo_closed and v == self.lo)
         hi_ok = v < self.hi or (self.hi_closed and v == self.hi)
         return lo_ok and hi_ok
+
+
+def _literal(value: object) -> str:
+    """A bound as Python source, whole numbers as ints (exact, and fast against ints)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return repr(int(value))
+    return repr(value)
 
 
 def parse_cell(raw: object, type_name: str, values: tuple[str, ...] | None = None) -> Cell:

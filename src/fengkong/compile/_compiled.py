@@ -38,6 +38,7 @@ class CompiledStrategy:
     online: OnlineFn = field(repr=False, default=None)  # type: ignore[assignment]
     online_source: str = field(repr=False, default="")
     column_index: dict[str, int] = field(repr=False, default_factory=dict)
+    columns: tuple[str, ...] = field(repr=False, default=())  # output column names, in order
 
     @property
     def strategy_id(self) -> str:
@@ -48,11 +49,6 @@ class CompiledStrategy:
     def version(self) -> str:
         """The strategy's version, as text."""
         return self.plan.version
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """Names of the output columns, in order (batch adds ``error``)."""
-        return tuple(self.column_index)
 
 
 def compile_strategy(strategy: str | Path | LoadedStrategy) -> CompiledStrategy:
@@ -87,4 +83,4 @@ def compile_strategy(strategy: str | Path | LoadedStrategy) -> CompiledStrategy:
     index = {c.name: i for i, c in enumerate(plan.columns)}
     return CompiledStrategy(plan=plan, spec=loaded.spec, digest=plan.digest, warnings=warnings,
                             source=loaded.source.file, online=online, online_source=source,
-                            column_index=index)
+                            column_index=index, columns=tuple(index))

@@ -50,6 +50,11 @@ def field_messages(f: FieldIR) -> dict[str, str]:
     }
 
 
+def _int_bound(value: float) -> str:
+    """An int field's bound as source: an int literal when whole (faster int-int compare)."""
+    return repr(int(value)) if float(value).is_integer() else repr(value)
+
+
 def _problem(problems: list[FieldProblem] | None, field: str, code: str,
              message: str) -> list[FieldProblem]:
     problems = problems if problems is not None else []
@@ -70,7 +75,7 @@ def _flatten(record: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | 
     out = {} if out is None else out
     for key, value in record.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
+        if type(value) is dict or (isinstance(value, Mapping) and not isinstance(value, str)):
             _flatten(value, name + ".", out)
         else:
             out[name] = value
@@ -142,7 +147,7 @@ class _Gen:
             missing(3)
             self.emit(2, "else:")
             bad(3, "input-type")
-            self.emit(1, f"elif not ({lo!r} <= {v} <= {hi!r}):")
+            self.emit(1, f"elif not ({_int_bound(lo)} <= {v} <= {_int_bound(hi)}):")
             bad(2, "input-range")
         elif f.type == "float":
             # Fast path: a float inside the range (finite bounds exclude NaN and infinity).
@@ -308,7 +313,7 @@ class _Gen:
             for values, points in c.specials:
                 self.emit(indent, f"elif {v} in {self.const(frozenset(values))}: {p} = {points!r}")
             for cell, points in chain_cells(list(c.bins)):
-                self.emit(indent, f"elif {cell.py(v, self.ns)}: {p} = {points!r}")
+                self.emit(indent, f"elif {cell.py(v, self.ns, is_int=c.node.info.type == 'int')}: {p} = {points!r}")
             self.emit(indent, f"else: {p} = {c.other!r}")
         total = " + ".join([repr(float(card.base_points)), *pts])
         self.emit(indent, f"{names['score']} = {total}")
@@ -369,7 +374,8 @@ class _Gen:
             a = self.fresh("ta")
             self.emit(indent, f"{a} = {self.expr(node)}")
             args.append((a, node.info.nullable))
-        conds = [self.row_condition(row.cells, args) for row in tbl.rows]
+        conds = [self.row_condition(row.cells, args, [n.info.type == "int" for n in tbl.inputs])
+                 for row in tbl.rows]
         outs = [names[o] for o in tbl.outputs]
         if tbl.hit_policy in ("first", "unique"):
             for i, (row, cond) in enumerate(zip(tbl.rows, conds, strict=True)):
@@ -406,12 +412,13 @@ class _Gen:
         if agg != "count":
             self.emit(indent, f"if not {hit}: " + "; ".join(f"{v} = None" for v in outs))
 
-    def row_condition(self, cells: tuple[Cell, ...], args: list[tuple[str, bool]]) -> str:
+    def row_condition(self, cells: tuple[Cell, ...], args: list[tuple[str, bool]],
+                      ints: list[bool]) -> str:
         parts = []
-        for cell, (var, nullable) in zip(cells, args, strict=True):
+        for cell, (var, nullable), is_int in zip(cells, args, ints, strict=True):
             if cell.kind == "any":
                 continue
-            cond = cell.py(var, self.ns)
+            cond = cell.py(var, self.ns, is_int=is_int)
             if nullable and cell.kind != "null":
                 cond = f"{var} is not None and {cond}"
             parts.append(f"({cond})")

@@ -47,7 +47,7 @@ def evaluate(strategy: CompiledStrategy, record: Mapping[str, Any], *,
     >>> d.decision in ("approve", "decline", "refer")
     True
     """
-    if not isinstance(record, Mapping):
+    if type(record) is not dict and not isinstance(record, Mapping):
         msg = f"A record must be a mapping of field names to values; got {type(record).__name__}."
         raise EvaluationError(msg)
     values = strategy.online(record, clock.now())
