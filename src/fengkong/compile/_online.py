@@ -240,12 +240,12 @@ class _Gen:
                     self.emit(indent + 1, f"{'elif' if i else 'if'} {key} < {bound}: {var} = {arm!r}")
 
     def slots(self) -> None:
-        for card in self.plan.scorecards.values():
-            for c in card.characteristics:
-                self.emit(1, f"{self.points_var(card.name, c.name)} = None")
-        for model in self.plan.models.values():
-            for f in model.features:
-                self.emit(1, f"{self.points_var(model.name, f, 'contrib')} = None")
+        unset = [self.points_var(card.name, c.name) for card in self.plan.scorecards.values()
+                 for c in card.characteristics]
+        unset += [self.points_var(model.name, f, "contrib") for model in self.plan.models.values()
+                  for f in model.features]
+        for k in range(0, len(unset), 32):  # one chained assignment per 32 names
+            self.emit(1, " = ".join(unset[k:k + 32]) + " = None")
         for slot in self.plan.slots:
             self.slot(slot)
 
@@ -309,12 +309,14 @@ class _Gen:
             p = self.points_var(card.name, c.name)
             pts.append(p)
             self.emit(indent, f"{v} = {self.expr(c.node)}")
-            self.emit(indent, f"if {v} is None: {p} = {c.missing!r}")
-            for values, points in c.specials:
-                self.emit(indent, f"elif {v} in {self.const(frozenset(values))}: {p} = {points!r}")
-            for cell, points in chain_cells(list(c.bins)):
-                self.emit(indent, f"elif {cell.py(v, self.ns, is_int=c.node.info.type == 'int')}: {p} = {points!r}")
-            self.emit(indent, f"else: {p} = {c.other!r}")
+            tests = [f"{v} is None: {p} = {c.missing!r}"] if c.node.info.nullable else []
+            tests += [f"{v} in {self.const(frozenset(values))}: {p} = {points!r}"
+                      for values, points in c.specials]
+            tests += [f"{cell.py(v, self.ns, is_int=c.node.info.type == 'int')}: {p} = {points!r}"
+                      for cell, points in chain_cells(list(c.bins))]
+            for k, test in enumerate(tests):
+                self.emit(indent, f"{'if' if k == 0 else 'elif'} {test}")
+            self.emit(indent, f"else: {p} = {c.other!r}" if tests else f"{p} = {c.other!r}")
         total = " + ".join([repr(float(card.base_points)), *pts])
         self.emit(indent, f"{names['score']} = {total}")
         # Adverse reasons: characteristics that lost points, most points lost first
@@ -441,6 +443,7 @@ class _Gen:
         for flag, action in (("declined", "decline"), ("referred", "refer"), ("flagged", "flag")):
             self.emit(1, f"{flag} = {' or '.join(by_action[action]) or 'False'}")
             self.ctx.names[flag] = flag
+        self.emit(1, f"capped = {' or '.join(v for v, _ in caps) or 'False'}")
         # The lowest limit of the cap rules that fired (null limits ignored).
         self.emit(1, "cap = None")
         for var, limit in caps:
@@ -471,18 +474,24 @@ class _Gen:
         # reasons, most decisive first
         self.emit(1, "rs = []")
         self.emit(1, f"if dec == 'decline' and not declined: rs.append({o.decline_reason!r})")
+        # Rules of an action are only looked at when one of them fired.
+        any_fired = {"decline": "declined", "refer": "referred", "cap": "capped", "flag": "flagged"}
         for action in ("decline", "refer", "cap", "flag"):
-            for rule, var in zip(self.plan.rules, self.rule_vars, strict=True):
-                if rule.action == action:
-                    self.emit(1, f"if {var}: rs.append({rule.reason!r})")
+            pairs = [(r, v) for r, v in zip(self.plan.rules, self.rule_vars, strict=True) if r.action == action]
+            if pairs:
+                self.emit(1, f"if {any_fired[action]}:")
+                for rule, var in pairs:
+                    self.emit(2, f"if {var}: rs.append({rule.reason!r})")
         for kind in ("scorecard", "model"):
             for slot in self.plan.slots:
                 if slot.kind == kind:
                     self.emit(1, f"rs += {self.slot_names[slot.name]['reasons']}")
         self.emit(1, f"rs = list(dict.fromkeys(rs))[:{o.max_reasons}]")
         self.emit(1, "hits = []")
-        for rule, var in zip(self.plan.rules, self.rule_vars, strict=True):
-            self.emit(1, f"if {var}: hits.append({rule.id!r})")
+        if self.plan.rules:
+            self.emit(1, "if declined or referred or capped or flagged:")
+            for rule, var in zip(self.plan.rules, self.rule_vars, strict=True):
+                self.emit(2, f"if {var}: hits.append({rule.id!r})")
 
     def float_expr(self, node: Node | None) -> str:
         if node is None:
