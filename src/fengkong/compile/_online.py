@@ -13,6 +13,7 @@ import re
 import sys
 import zlib
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from fengkong.compile import _hash, _lightgbm
@@ -71,17 +72,6 @@ def _parse_date(value: str) -> dt.date | None:
         return None
 
 
-def _flatten(record: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
-    out = {} if out is None else out
-    for key, value in record.items():
-        name = f"{prefix}{key}"
-        if type(value) is dict or (isinstance(value, Mapping) and not isinstance(value, str)):
-            _flatten(value, name + ".", out)
-        else:
-            out[name] = value
-    return out
-
-
 class _Gen:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -89,7 +79,8 @@ class _Gen:
         self.ctx = PyContext(names={})
         self.ns: dict[str, Any] = dict(_runtime.NAMESPACE)
         self.ns.update({"_problem": _problem, "_InputError": InputValidationError,
-                        "_parse_date": _parse_date, "_date": dt.date, "_flatten": _flatten,
+                        "_parse_date": _parse_date, "_date": dt.date, "_Mapping": Mapping,
+                        "_EMPTY": MappingProxyType({}), "_ABSENT": object(),
                         "_crc": zlib.crc32, "_lgb_sigmoid": _lightgbm.sigmoid, "_NAN": math.nan})
         self.n = 0
 
@@ -116,13 +107,39 @@ class _Gen:
 
     # -- inputs --------------------------------------------------------------------------
     def inputs(self) -> None:
-        groups = {f.name.split(".")[0] for f in self.plan.fields if "." in f.name}
-        self.emit(1, f"if not r.keys().isdisjoint({self.const(frozenset(groups))}): r = _flatten(r)")
-        self.emit(1, "g = r.get")
-        self.emit(1, "_p = None")
-        for f in self.plan.fields:
-            var = self.fresh("i")
+        fields = self.plan.fields
+        variables = [self.fresh("i") for _ in fields]
+        for f, var in zip(fields, variables, strict=True):
             self.ctx.names[f.name] = var
+        groups = {f.name.split(".")[0] for f in fields if "." in f.name}
+        self.emit(1, "g = r.get")
+        # Records come flat ({"applicant.age": 30}) or nested ({"applicant": {"age": 30}});
+        # nested ones are read in place, a dotted key standing in for a missing nested one.
+        self.emit(1, f"if r.keys().isdisjoint({self.const(frozenset(groups))}):")
+        for f, var in zip(fields, variables, strict=True):
+            self.emit(2, f"{var} = g({f.name!r})")
+        self.emit(1, "else:")
+        prefixes: dict[str, str] = {}
+        for f in fields:
+            parts = f.name.split(".")
+            for depth in range(1, len(parts)):
+                prefix = ".".join(parts[:depth])
+                if prefix in prefixes:
+                    continue
+                parent = prefixes.get(".".join(parts[:depth - 1])) if depth > 1 else "r"
+                var = prefixes[prefix] = self.fresh("grp")
+                self.emit(2, f"{var} = {parent}.get({parts[depth - 1]!r})")
+                self.emit(2, f"if not isinstance({var}, _Mapping): {var} = _EMPTY")
+        for f, var in zip(fields, variables, strict=True):
+            parts = f.name.split(".")
+            if len(parts) == 1:
+                self.emit(2, f"{var} = g({f.name!r})")
+                continue
+            group = prefixes[".".join(parts[:-1])]
+            self.emit(2, f"{var} = {group}.get({parts[-1]!r}, _ABSENT)")
+            self.emit(2, f"if {var} is _ABSENT: {var} = g({f.name!r})")
+        self.emit(1, "_p = None")
+        for f, var in zip(fields, variables, strict=True):
             self.field(f, var)
         self.emit(1, "if _p is not None: raise _InputError(_p)")
 
@@ -133,7 +150,6 @@ class _Gen:
         def bad(indent: int, code: str) -> None:
             self.emit(indent, f"_p = _problem(_p, {name}, {code!r}, {msg[code]})")
 
-        self.emit(1, f"{v} = g({name})")
         def missing(indent: int) -> None:
             if f.required:
                 bad(indent, "input-missing")
