@@ -315,12 +315,12 @@ class _Lowering:
             return None
         names = lgbm.feature_names
         ok = True
-        for feat in spec.inputs:
-            if feat not in names:
-                self.error((*path, "inputs", feat), "model-input-unknown",
-                           f"Model file `{spec.file}` has no feature `{feat}`."
-                           f"{suggest(feat, list(names))}")
-                ok = False
+        for key, code in (("inputs", "model-input-unknown"), ("reasons", "model-reason-unknown")):
+            for feat in getattr(spec, key):
+                if feat not in names:
+                    self.error((*path, key, feat), code, f"Model file `{spec.file}` has no feature "
+                                                         f"`{feat}`.{suggest(feat, list(names))}")
+                    ok = False
         missing = [f for f in names if f not in spec.inputs]
         if missing:
             listed = ", ".join(f"`{f}`" for f in missing)
@@ -329,12 +329,6 @@ class _Lowering:
                        f"{listed} of model file `{spec.file}`; add "
                        f"{'them' if len(missing) > 1 else 'it'} under `inputs`.")
             ok = False
-        for feat in spec.reasons:
-            if feat not in names:
-                self.error((*path, "reasons", feat), "model-reason-unknown",
-                           f"Model file `{spec.file}` has no feature `{feat}`."
-                           f"{suggest(feat, list(names))}")
-                ok = False
         if spec.output == "probability" and lgbm.objective != "binary":
             self.error((*path, "output"), "model-output-unsupported",
                        f"Model file `{spec.file}` has objective `{lgbm.objective}`; only a "

@@ -39,6 +39,14 @@ class PyContext:
         return name
 
 
+def _bind(ctx: PyContext, code: str) -> tuple[str, str]:
+    """A name for the value of ``code``, and code that evaluates it once and binds the name."""
+    if code.isidentifier():
+        return code, code
+    tmp = ctx.tmp()
+    return tmp, f"({tmp} := {code})"
+
+
 def _guard(ctx: PyContext, parts: list[tuple[str, bool]], body: Callable[[list[str]], str]) -> str:
     """Evaluate ``parts`` once each; null if a nullable one is null, else ``body(refs)``."""
     refs: list[str] = []
@@ -47,13 +55,9 @@ def _guard(ctx: PyContext, parts: list[tuple[str, bool]], body: Callable[[list[s
         if not nullable:
             refs.append(code)
             continue
-        if code.isidentifier():
-            refs.append(code)
-            checks.append(f"{code} is None")
-        else:
-            tmp = ctx.tmp()
-            refs.append(tmp)
-            checks.append(f"({tmp} := {code}) is None")
+        ref, first = _bind(ctx, code)
+        refs.append(ref)
+        checks.append(f"{first} is None")
     if not checks:
         return body(refs)
     return f"(None if {' or '.join(checks)} else {body(refs)})"
@@ -104,19 +108,12 @@ def _arith(node: t.Arith, ctx: PyContext) -> str:
     # left out where the static range proves them unnecessary.
     tests = (["is None"] if node.right.info.nullable else []) + (
         ["== 0"] if node.right.info.lo <= 0 <= node.right.info.hi else [])
-    if tests and not right.isidentifier():
-        divisor = ctx.tmp()
-        first = f"({divisor} := {right})"
-    else:
-        divisor = first = right
+    divisor, first = _bind(ctx, right) if tests else (right, right)
     conds = [f"{first if k == 0 else divisor} {test}" for k, test in enumerate(tests)]
     dividend = left
     if node.left.info.nullable:
-        if left.isidentifier():
-            conds.append(f"{left} is None")
-        else:
-            dividend = ctx.tmp()
-            conds.append(f"({dividend} := {left}) is None")
+        dividend, bound = _bind(ctx, left)
+        conds.append(f"{bound} is None")
     if not conds:
         return _finite(node, f"({dividend} / {divisor})")
     return _finite(node, f"(None if {' or '.join(conds)} else {dividend} / {divisor})")
@@ -137,13 +134,9 @@ def _boolop(node: t.BoolOp, ctx: PyContext) -> str:
     refs: list[str] = []
     firsts: list[str] = []
     for code in codes:
-        if code.isidentifier():
-            refs.append(code)
-            firsts.append(f"{code} is {stop}")
-        else:
-            tmp = ctx.tmp()
-            refs.append(tmp)
-            firsts.append(f"({tmp} := {code}) is {stop}")
+        ref, first = _bind(ctx, code)
+        refs.append(ref)
+        firsts.append(f"{first} is {stop}")
     nulls = " or ".join(f"{r} is None" for r in refs)
     return f"({stop} if {' or '.join(firsts)} else (None if {nulls} else {other}))"
 
