@@ -83,7 +83,7 @@ def prefixes(strategy: Any) -> list[tuple[str, Callable[..., Any]]]:
     fns: list[tuple[str, Callable[..., Any]]] = []
     ends = [i for _, i in starts[1:]] + [len(lines)]
     head = lines[: starts[0][1]]
-    fns.append(("call + flatten check", _compile([*head, "    return None"], namespace)))
+    fns.append(("call + record shape check", _compile([*head, "    return None"], namespace)))
     for (name, _), end in zip(starts, ends, strict=True):
         body = lines[:end] if end < len(lines) else lines
         if end < len(lines):
