@@ -148,7 +148,10 @@ class _Gen:
         name = repr(f.name)
 
         def bad(indent: int, code: str) -> None:
-            self.emit(indent, f"_p = _problem(_p, {name}, {code!r}, {msg[code]})")
+            text = msg[code]
+            if code == "input-type":  # the type's name, never the value
+                text = f"{text}[:-1] + '; got a value of type ' + type({v}).__name__ + '.'"
+            self.emit(indent, f"_p = _problem(_p, {name}, {code!r}, {text})")
 
         def missing(indent: int) -> None:
             if f.required:
