@@ -79,8 +79,7 @@ def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Serie
                 frame, slot.name, n, take,
                 [(card.name, [f"_pts.{card.name}.{c.name}" for c in card.characteristics],
                   np.array([c.max_points for c in card.characteristics]),
-                  [code_id(c.reason) for c in card.characteristics]) for card in cards],
-                loss=True)
+                  [code_id(c.reason) for c in card.characteristics]) for card in cards])
         elif slot.kind == "model":
             models = [plan.models[c] for c in slot.components]
             coded = [[i for i, r in enumerate(m.reasons) if r is not None] for m in models]
@@ -92,8 +91,7 @@ def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Serie
                     frame, slot.name, n, take,
                     [(m.name, [f"contrib.{m.name}.{m.features[i]}" for i in ix], None,
                       [code_id(m.reasons[i] or "") for i in ix])
-                     for m, ix in zip(models, coded, strict=True) if ix],
-                    loss=False)
+                     for m, ix in zip(models, coded, strict=True) if ix])
     reasons = _first_distinct(candidates, n, o.max_reasons)  # (k, n)
     pos, rows = np.nonzero(reasons >= 0)
     order = np.lexsort((pos, rows))
@@ -108,12 +106,13 @@ def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Serie
 
 
 def _ranked_block(frame: pl.DataFrame, slot: str, n: int, take: int,
-                  components: list[tuple[str, list[str], np.ndarray | None, list[int]]], *,
-                  loss: bool) -> list[Candidate]:
+                  components: list[tuple[str, list[str], np.ndarray | None, list[int]]],
+                  ) -> list[Candidate]:
     """Per row, the codes of the components' items ranked by value, largest first.
 
-    For scorecards the value is the points lost (best points minus points); for models
-    the contribution. Only positive values give a reason; ties keep item order.
+    With ``best`` (scorecards) the value is the points lost (best points minus points);
+    without it (models) the contribution. Only positive values give a reason; ties keep
+    item order.
     """
     block = np.full((n, take), -1, dtype=np.int64)
     for name, columns, best, codes in components:
@@ -122,13 +121,13 @@ def _ranked_block(frame: pl.DataFrame, slot: str, n: int, take: int,
         if rows.size == 0:
             continue
         values = frame.select(columns)[rows].to_numpy().astype(np.float64, copy=False)
-        if loss:
-            assert best is not None
-            values = best - values
-        order = np.argsort(-values, axis=1, kind="stable")[:, :take]
-        top = np.take_along_axis(values, order, axis=1)
+        # Sort ascending on the negated value (points minus best points for a scorecard,
+        # minus the contribution for a model); a stable sort keeps item order in ties.
+        negated = values - best if best is not None else -values
+        order = np.argsort(negated, axis=1, kind="stable")[:, :take]
+        top = np.take_along_axis(negated, order, axis=1)
         picked = np.asarray(codes, dtype=np.int64)[order]
-        picked[~(top > 0)] = -1
+        picked[~(top < 0)] = -1
         block[rows, : picked.shape[1]] = picked
     return [(None, np.ascontiguousarray(block[:, j])) for j in range(take)]
 
@@ -141,10 +140,12 @@ def _first_distinct(candidates: list[Candidate], n: int, k: int) -> np.ndarray:
         if rows is None:
             rows = np.flatnonzero(vals >= 0)
             vals = vals[rows]
+        room = count[rows] < k  # rows whose list is full need no more work
+        rows, vals = rows[room], vals[room]
         if rows.size == 0:
             continue
-        ok = count[rows] < k
-        for m in range(k):
+        ok = out[0, rows] != vals
+        for m in range(1, k):
             ok &= out[m, rows] != vals
         rows, vals = rows[ok], vals[ok]
         out[count[rows], rows] = vals
