@@ -107,7 +107,8 @@ class _Batch:
                 checks.append((c.str.len_chars() > f.max_length, msg["input-length"]))
         elif f.type == "date":
             if dtype == pl.String:
-                parsed = pl.when(c.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
+                # Year 0 exists for Polars but not for Python's date: both reject it.
+                parsed = pl.when(c.str.contains(r"^\d{4}-\d{2}-\d{2}$") & ~c.str.starts_with("0000")).then(
                     c.str.to_date("%Y-%m-%d", strict=False))
                 checks.append((c.is_not_null() & parsed.is_null(), msg["input-date"]))
                 c = parsed

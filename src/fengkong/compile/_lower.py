@@ -215,13 +215,16 @@ class _Lowering:
             specials = []
             for j, sp in enumerate(ch.special):
                 vals = tuple(v for v in sp.values)
-                ok = all((isinstance(v, int | float) and kind in ("int", "float")) or
+                ok = all((isinstance(v, int | float) and kind == "float") or
+                         (isinstance(v, int | float) and kind == "int" and float(v).is_integer()) or
                          (isinstance(v, str) and kind == "str") for v in vals)
                 if not ok:
+                    whole = " (whole numbers)" if kind == "int" else ""
                     self.error((*path, "special", j), "type-mismatch",
-                               f"Special values must be of the characteristic's type ({kind}).")
+                               f"Special values must be of the characteristic's type ({kind}{whole}).")
                     continue
-                vals = tuple(float(v) if kind == "float" else v for v in vals)
+                vals = tuple(float(v) if kind == "float" else (int(v) if kind == "int" else v)
+                             for v in vals)
                 specials.append((vals, sp.points))
             _lint.scorecard_bins(self, (*path, "bins"), [c for c, _ in bins], node.info)
             chars.append(CharacteristicIR(ch.name, node, ch.reason, ch.missing, tuple(specials),

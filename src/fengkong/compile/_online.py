@@ -432,6 +432,9 @@ class _Gen:
                     self.emit(indent + 1, f"{var} = _nn_{agg}({var}, {val})")
         if agg != "count":
             self.emit(indent, f"if not {hit}: " + "; ".join(f"{v} = None" for v in outs))
+        if agg in ("min", "max"):  # min(0.0, -0.0) keeps either zero; both backends give +0.0
+            for var in outs:
+                self.emit(indent, f"{var} = _plus0({var})")
 
     def row_condition(self, cells: tuple[Cell, ...], args: list[tuple[str, bool]],
                       ints: list[bool]) -> str:
