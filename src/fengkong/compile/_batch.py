@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,11 +28,21 @@ from fengkong.expr.functions import plus_zero
 
 _INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
 _FLOATS = (pl.Float32, pl.Float64)
-_KEEP = ("strategy_id", "strategy_version", "strategy_digest", "evaluated_at")
+
+
 class _Batch:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.names: dict[str, str] = {}
+        # Expressions depend only on the plan and the input schema, so one instance per
+        # schema builds them once; later calls skip the Python side of the work.
+        self.memo: dict[object, Any] = {}
+
+    def cached(self, key: object, build: Callable[[], Any]) -> Any:
+        """``build()`` the first time ``key`` is asked for, the stored result after."""
+        if key not in self.memo:
+            self.memo[key] = build()
+        return self.memo[key]
 
     def col(self, name: str) -> pl.Expr:
         return pl.col(self.names[name])
@@ -229,7 +240,7 @@ class _Batch:
         # Scorecards and their slots first: tables may read scores.
         card_cols: list[pl.Expr] = []
         for card in self.plan.scorecards.values():
-            cols, score = self.scorecard(card)
+            cols, score = self.cached(("card", card.name), partial(self.scorecard, card))
             lf = lf.with_columns(cols)
             card_cols.append(score.alias(f"_score.{card.name}"))
         if card_cols:
@@ -238,12 +249,12 @@ class _Batch:
         for kind in ("scorecard", "table"):
             if kind == "table":
                 tbl_cols = [e.alias(f"_tbl.{tbl.name}.{k}") for tbl in self.plan.tables.values()
-                            for k, e in self.table(tbl).items()]
+                            for k, e in self.cached(("table", tbl.name), partial(self.table, tbl)).items()]
                 if tbl_cols:
                     lf = lf.with_columns(tbl_cols)
             slot_cols = [e for s in self.plan.slots
                          if s.kind == kind or (kind, s.kind) == ("scorecard", "model")
-                         for e in self.slot(s)]
+                         for e in self.cached(("slot", s.name), partial(self.slot, s))]
             if slot_cols:
                 lf = lf.with_columns(slot_cols)
         points = []
@@ -373,7 +384,7 @@ class _Batch:
         return self.e(node).cast(pl.Float64)
 
     def run(self, frame: pl.DataFrame, now: dt.datetime) -> pl.DataFrame:
-        exprs, bad, error = self.inputs(frame)
+        exprs, bad, error = self.cached("inputs", lambda: self.inputs(frame))
         base = frame.lazy().select([*exprs, bad]).collect()
         flags = base["_bad"]
         if flags.any():
@@ -425,6 +436,16 @@ def _model_score(m: ModelIR) -> pl.Expr:
     return pl.lit(1.0) / (pl.lit(1.0) + (pl.lit(-k) * raw).exp())
 
 
-def run_batch(plan: Plan, frame: pl.DataFrame, now: dt.datetime) -> pl.DataFrame:
-    """Decide every row of ``frame``; see the module docstring."""
-    return _Batch(plan).run(frame, now)
+def run_batch(plan: Plan, frame: pl.DataFrame, now: dt.datetime,
+              cache: dict[object, Any] | None = None) -> pl.DataFrame:
+    """Decide every row of ``frame``; see the module docstring.
+
+    ``cache`` (one per compiled strategy) keeps the built expressions per input schema.
+    """
+    key = tuple((f.name, repr(frame.schema.get(f.name))) for f in plan.fields)
+    batch = cache.get(key) if cache is not None else None
+    if batch is None:
+        batch = _Batch(plan)
+        if cache is not None:
+            cache[key] = batch
+    return batch.run(frame, now)

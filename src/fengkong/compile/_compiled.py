@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fengkong.compile._lower import lower_or_raise
 from fengkong.compile._online import OnlineFn, build_online
@@ -39,6 +40,7 @@ class CompiledStrategy:
     online_source: str = field(repr=False, default="")
     column_index: dict[str, int] = field(repr=False, default_factory=dict)
     columns: tuple[str, ...] = field(repr=False, default=())  # output column names, in order
+    batch_cache: dict[object, Any] = field(repr=False, default_factory=dict, compare=False)
 
     @property
     def strategy_id(self) -> str:

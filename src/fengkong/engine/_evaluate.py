@@ -85,4 +85,4 @@ def evaluate_batch(strategy: CompiledStrategy, table: pl.DataFrame | Any, *,
         except (TypeError, ValueError) as exc:
             msg = f"Cannot read the batch input as a table: {exc}"
             raise DataError(msg) from exc
-    return run_batch(strategy.plan, table, clock.now())
+    return run_batch(strategy.plan, table, clock.now(), strategy.batch_cache)
