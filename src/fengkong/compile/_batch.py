@@ -160,7 +160,10 @@ class _Batch:
         if not self.plan.experiments:
             return lf
         for e in self.plan.experiments:
-            lf = lf.with_columns(self.e(e.key).alias(f"_key.{e.name}"))
+            key = self.e(e.key)
+            if e.when is not None:  # only records in the experiment are hashed
+                key = pl.when(self.e(e.when)).then(key)
+            lf = lf.with_columns(key.alias(f"_key.{e.name}"))
         frame = lf.collect()
         cols = []
         for e in self.plan.experiments:
