@@ -324,7 +324,7 @@ class _Batch:
                 default if default is not None else pl.lit(None, dtype=dtype))
             return other if chain is None else chain.otherwise(other)
 
-        out = [choose(lambda c: pl.lit(c), pl.String()).cast(pl.String).alias(f"component.{slot.name}")]
+        out = [self.component(slot).cast(pl.String).alias(f"component.{slot.name}")]
         if slot.kind in ("scorecard", "model"):
             out.append(choose(lambda c: pl.col(f"_score.{c}"), pl.Float64()).alias(f"score.{slot.name}"))
             self.names[slot.name] = f"score.{slot.name}"
