@@ -53,13 +53,20 @@ class CompiledStrategy:
         return self.plan.version
 
 
-def compile_strategy(strategy: str | Path | LoadedStrategy) -> CompiledStrategy:
+def compile_strategy(strategy: str | Path | LoadedStrategy, *,
+                     pii_tokens: bool = False) -> CompiledStrategy:
     """Load (if given a path), check and compile a strategy.
 
     Parameters
     ----------
     strategy
         A strategy file path, or what :func:`~fengkong.strategy.load_strategy` returned.
+    pii_tokens
+        Personal data fields (``pii:``) arrive already replaced by pseudonyms: they are
+        typed as plain strings without length, range or value constraints, so a
+        strategy can use them only as keys (experiments) and for equality. The
+        decision service compiles this way; an expression that treats such a field as
+        a number or date is reported as a type error.
 
     Returns
     -------
@@ -79,7 +86,7 @@ def compile_strategy(strategy: str | Path | LoadedStrategy) -> CompiledStrategy:
     'consumer_loan'
     """
     loaded = strategy if isinstance(strategy, LoadedStrategy) else load_strategy(strategy, recover=True)
-    plan, sink = lower_or_raise(loaded)
+    plan, sink = lower_or_raise(loaded, pii_tokens=pii_tokens)
     online, source = build_online(plan)
     warnings = tuple(d for d in sink.items if d.severity == "warning")
     index = {c.name: i for i, c in enumerate(plan.columns)}

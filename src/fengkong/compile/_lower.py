@@ -45,7 +45,10 @@ DECISIONS = ("approve", "decline", "refer")
 
 
 class _Lowering:
-    def __init__(self, loaded: LoadedStrategy, sink: DiagnosticSink) -> None:
+    def __init__(self, loaded: LoadedStrategy, sink: DiagnosticSink, *,
+                 pii_tokens: bool = False) -> None:
+        self.pii_tokens = pii_tokens
+        self.pii_fields: list[FieldIR] = []
         self.loaded = loaded
         self.spec = loaded.spec
         self.sink = sink
@@ -108,6 +111,14 @@ class _Lowering:
             if any(part in RESERVED for part in name.split(".")[:1]):
                 self.error(path, "reserved-name", f"`{name}` is a reserved name; rename the field.")
             values = tuple(f.values) if f.values else None
+            if f.pii is not None:
+                self.pii_fields.append(
+                    FieldIR(name, f.type, f.required, f.min, f.max, values, f.max_length, f.pii))
+            if self.pii_tokens and f.pii is not None:
+                # The field arrives as a pseudonym: an opaque string, fit only for keys and
+                # equality; the raw value's constraints are checked before it is replaced.
+                out.append(FieldIR(name, "str", f.required, None, None, None, None, f.pii))
+                continue
             out.append(FieldIR(name, f.type, f.required, f.min, f.max, values, f.max_length, f.pii))
         return tuple(out)
 
@@ -522,9 +533,9 @@ def _decision_leaves_ok(node: t.Node) -> bool:
     return isinstance(node, t.Lit) and node.value in DECISIONS
 
 
-def lower(loaded: LoadedStrategy, sink: DiagnosticSink) -> Plan | None:
+def lower(loaded: LoadedStrategy, sink: DiagnosticSink, *, pii_tokens: bool = False) -> Plan | None:
     """Build the plan; record every problem in ``sink``; None if any is an error."""
-    lw = _Lowering(loaded, sink)
+    lw = _Lowering(loaded, sink, pii_tokens=pii_tokens)
     spec = loaded.spec
     fields = lw.fields()
     env: dict[str, Info] = {f.name: f.info for f in fields}
@@ -595,7 +606,7 @@ def lower(loaded: LoadedStrategy, sink: DiagnosticSink) -> Plan | None:
         digest=_digest(loaded.digest, models),
         fields=fields, features=features, segments=segments, experiments=experiments,
         scorecards=scorecards, tables=tables, slots=slots, rules=rules, outcome=outcome,
-        columns=(), models=models,
+        columns=(), models=models, pii_fields=tuple(lw.pii_fields),
     )
     return _with_columns(plan)
 
@@ -645,10 +656,11 @@ def _term_type(plan: Plan) -> str:
     return "int" if node is not None and node.info.type == "int" else "float"
 
 
-def lower_or_raise(loaded: LoadedStrategy) -> tuple[Plan, DiagnosticSink]:
+def lower_or_raise(loaded: LoadedStrategy, *,
+                   pii_tokens: bool = False) -> tuple[Plan, DiagnosticSink]:
     """Lower, raising :class:`~fengkong.errors.StrategyFileError` on any error."""
     sink = DiagnosticSink(file=loaded.source.file, items=list(loaded.diagnostics))
-    plan = lower(loaded, sink)
+    plan = lower(loaded, sink, pii_tokens=pii_tokens)
     sink.raise_for_errors()
     assert plan is not None
     return plan, sink

@@ -215,3 +215,6 @@ class Plan:
     outcome: OutcomeIR
     columns: tuple[Column, ...]
     models: dict[str, ModelIR] = field(default_factory=dict)
+    # Personal data fields with their declared constraints, as the raw value must meet
+    # them; with ``pii_tokens`` the plan's ``fields`` hold them as plain strings instead.
+    pii_fields: tuple[FieldIR, ...] = ()

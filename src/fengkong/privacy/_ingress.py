@@ -1,0 +1,108 @@
+"""Replace a record's personal data fields by pseudonyms, checking the raw values first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fengkong.compile._online import field_messages
+from fengkong.compile.ir import FieldIR
+from fengkong.errors import FieldProblem
+from fengkong.privacy._pseudonym import PseudonymKeys, is_pseudonym
+
+_MISSING = object()
+
+
+def pseudonymise_record(record: Mapping[str, Any], fields: Sequence[FieldIR], keys: PseudonymKeys,
+                        *, scope: str = "") -> tuple[dict[str, Any], list[FieldProblem]]:
+    """A copy of ``record`` with every personal data field replaced by its pseudonym.
+
+    Each raw value is checked against its declared type, length, range or values
+    first (the strategy, compiled with ``pii_tokens``, only sees the pseudonym); bad
+    values are dropped from the copy and reported, never echoed. A value that is
+    already a pseudonym (a stored record being replayed, or a caller that
+    pseudonymises upstream with the same key) is kept as it is. Fields may be given
+    dotted (``"applicant.phone"``) or nested (``{"applicant": {"phone": ...}}``).
+
+    >>> from fengkong.compile.ir import FieldIR
+    >>> keys = PseudonymKeys.generate()
+    >>> phone = FieldIR("applicant.phone", "str", True, None, None, None, 20, "phone")
+    >>> out, problems = pseudonymise_record(
+    ...     {"applicant": {"phone": "13800138000", "age": 30}}, [phone], keys)
+    >>> out["applicant"]["age"], out["applicant"]["phone"].startswith("pn1."), problems
+    (30, True, [])
+    """
+    out: dict[str, Any] = dict(record)
+    problems: list[FieldProblem] = []
+    for f in fields:
+        value = _get(out, f.name)
+        if value is _MISSING or value is None:
+            if f.required:
+                problems.append(FieldProblem(f.name, "input-missing", field_messages(f)["input-missing"]))
+            continue
+        if is_pseudonym(value):
+            continue
+        code = _check(f, value)
+        if code is not None:
+            problems.append(FieldProblem(f.name, code, field_messages(f)[code]))
+            _set(out, f.name, None)
+            continue
+        text = value.isoformat() if isinstance(value, dt.date) else str(value)
+        _set(out, f.name, keys.pseudonym(f.pii or "other", text, scope=scope))
+    return out, problems
+
+
+def _check(f: FieldIR, value: Any) -> str | None:
+    if f.type in ("str", "enum"):
+        if type(value) is not str:
+            return "input-type"
+        if f.type == "enum" and value not in (f.values or ()):
+            return "input-enum"
+        if f.max_length is not None and len(value) > f.max_length:
+            return "input-length"
+        return None
+    if f.type == "int":
+        if type(value) is not int:
+            return "input-type"
+        if (f.lo is not None and value < f.lo) or (f.hi is not None and value > f.hi):
+            return "input-range"
+        return None
+    if f.type == "date":
+        if isinstance(value, dt.date):
+            return None
+        if type(value) is not str:
+            return "input-type"
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return "input-date"
+        return None if len(value) == 10 else "input-date"
+    return "input-type"
+
+
+def _get(record: Mapping[str, Any], name: str) -> Any:
+    if name in record:
+        return record[name]
+    node: Any = record
+    for part in name.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _set(record: dict[str, Any], name: str, value: Any) -> None:
+    if name in record:
+        record[name] = value
+        return
+    parts = name.split(".")
+    node = record
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, Mapping):
+            return
+        node[part] = child = dict(child)  # copy on write: the caller's record is not touched
+        node = child
+    if parts[-1] in node:
+        node[parts[-1]] = value

@@ -1,0 +1,152 @@
+"""Keyed pseudonyms (HMAC-SHA256 with a key id) and display masks."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from fengkong.errors import FengkongError
+
+_PREFIX = "pn1"
+_TOKEN = re.compile(r"^pn1\.[0-9a-f]{8}\.[A-Za-z0-9_-]{27}$")
+_NOT_DIGIT = re.compile(r"\D")
+_SPACE = re.compile(r"[\s\-]")
+
+
+class PseudonymKeyError(FengkongError):
+    """The pseudonym key file is missing, unreadable or malformed."""
+
+
+def normalise(kind: str, value: str) -> str:
+    """The canonical form of an identifier, so one person gets one pseudonym.
+
+    >>> normalise("id_card", "11010519491231002x")
+    '11010519491231002X'
+    >>> normalise("phone", "+86 138-0013-8000")
+    '13800138000'
+    >>> normalise("bank_card", "6222 0200 1234 5678")
+    '6222020012345678'
+    """
+    if kind == "id_card":
+        return _SPACE.sub("", value).upper()
+    if kind == "phone":
+        digits = _NOT_DIGIT.sub("", value)
+        return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+    if kind == "bank_card":
+        return _NOT_DIGIT.sub("", value)
+    if kind == "email":
+        return value.strip().lower()
+    return " ".join(value.split())
+
+
+def mask(kind: str, value: str) -> str:
+    """A display mask that keeps only what a person needs to recognise the value.
+
+    >>> mask("id_card", "110105194912310021")
+    '110105********0021'
+    >>> mask("phone", "13800138000")
+    '138****8000'
+    >>> mask("bank_card", "6222020012345678")
+    '************5678'
+    >>> mask("name", "张三丰")
+    '张**'
+    """
+    v = normalise(kind, value)
+    if kind == "id_card":
+        keep = (6, 4) if len(v) >= 15 else (1, 1)
+    elif kind == "phone":
+        keep = (3, 4) if len(v) >= 11 else (0, 2)
+    elif kind == "bank_card":
+        keep = (0, 4)
+    elif kind == "name":
+        keep = (1, 0)
+    elif kind == "email" and "@" in v:
+        local, domain = v.split("@", 1)
+        return f"{local[:1]}***@{domain}"
+    else:
+        return "*" * min(len(v), 8)
+    head, tail = keep
+    if len(v) <= head + tail:
+        return "*" * len(v)
+    return v[:head] + "*" * (len(v) - head - tail) + (v[len(v) - tail:] if tail else "")
+
+
+def is_pseudonym(value: object) -> bool:
+    """Whether ``value`` is a pseudonym this module made (of any key)."""
+    return type(value) is str and _TOKEN.match(value) is not None
+
+
+@dataclass(frozen=True)
+class PseudonymKeys:
+    """The keys pseudonyms are made with: the current one, and older ones kept for reference.
+
+    A pseudonym is ``pn1.<key id>.<27 characters>``: the first 160 bits of
+    ``HMAC-SHA256(key, scope \\x1f kind \\x1f normalised value)`` in URL-safe base64.
+    ``scope`` (the tenant) keeps two institutions' pseudonyms of one person apart.
+
+    >>> keys = PseudonymKeys.generate()
+    >>> t = keys.pseudonym("phone", "138 0013 8000", scope="bank_a")
+    >>> t == keys.pseudonym("phone", "13800138000", scope="bank_a")
+    True
+    >>> t == keys.pseudonym("phone", "13800138000", scope="bank_b")
+    False
+    >>> is_pseudonym(t)
+    True
+    """
+
+    current: str
+    secrets: Mapping[str, bytes]
+
+    @classmethod
+    def generate(cls) -> PseudonymKeys:
+        """A new random key."""
+        secret = secrets.token_bytes(32)
+        return cls(_key_id(secret), {_key_id(secret): secret})
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> PseudonymKeys:
+        """Read the key file, creating it (mode 0600) with a new key if it does not exist."""
+        if not path.exists():
+            keys = cls.generate()
+            keys.save(path)
+            return keys
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+            found = {kid: base64.b64decode(s) for kid, s in doc["keys"].items()}
+            current = doc["current"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            msg = f"{path}: not a pseudonym key file ({type(e).__name__})."
+            raise PseudonymKeyError(msg) from None
+        if current not in found:
+            msg = f"{path}: `current` names key {current!r}, which the file does not hold."
+            raise PseudonymKeyError(msg)
+        return cls(current, found)
+
+    def save(self, path: Path) -> None:
+        """Write the key file atomically, readable by its owner only."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"current": self.current,
+               "keys": {k: base64.b64encode(s).decode() for k, s in self.secrets.items()}}
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh)
+        tmp.replace(path)
+
+    def pseudonym(self, kind: str, value: str, *, scope: str = "") -> str:
+        """The pseudonym of one identifier under the current key."""
+        message = f"{scope}\x1f{kind}\x1f{normalise(kind, value)}".encode()
+        mac = hmac.new(self.secrets[self.current], message, hashlib.sha256).digest()[:20]
+        return f"{_PREFIX}.{self.current}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+def _key_id(secret: bytes) -> str:
+    return hashlib.sha256(b"fengkong-pseudonym-key\x00" + secret).hexdigest()[:8]

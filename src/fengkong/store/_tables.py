@@ -1,0 +1,104 @@
+"""The tables (SQLAlchemy Core): decision log, hash-chain heads, keys, strategy releases."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+tenants = Table(
+    "tenants", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("roles", String(128), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+strategy_versions = Table(
+    "strategy_versions", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("strategy_id", String(64), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("digest", String(80), nullable=False),
+    Column("files", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("uploaded_by", String(32), nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Column("approved_by", String(32)),
+    Column("approved_at", DateTime(timezone=True)),
+)
+
+deployments = Table(
+    "deployments", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("strategy_id", String(64), primary_key=True),
+    Column("active_version", String(64), nullable=False),
+    Column("candidate_version", String(64)),
+    Column("candidate_mode", String(16)),
+    Column("candidate_percent", Integer, nullable=False),
+    Column("updated_by", String(32), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+release_events = Table(
+    "release_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("strategy_id", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("actor", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_release_events_strategy", "tenant_id", "strategy_id", "id"),
+)
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("strategy_id", String(64), nullable=False),
+    Column("strategy_version", String(64), nullable=False),
+    Column("strategy_digest", String(80), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("segment", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("latency_us", Integer, nullable=False),
+    Column("record", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("tenant_id", "seq", name="uq_decisions_tenant_seq"),
+    UniqueConstraint("tenant_id", "request_id", name="uq_decisions_tenant_request"),
+    Index("ix_decisions_strategy_time", "tenant_id", "strategy_id", "decided_at"),
+    Index("ix_decisions_time", "tenant_id", "decided_at"),
+)
+
+chain_heads = Table(
+    "chain_heads", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
