@@ -124,6 +124,11 @@ class DecisionLog:
                                             daemon=True)
             self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """Whether the writer thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         """Write what is queued, then stop the writer thread."""
         if self._thread is not None:

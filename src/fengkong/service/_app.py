@@ -1,0 +1,97 @@
+"""The app factory and the server entry point."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from fengkong._version import __version__
+from fengkong.privacy import PseudonymKeys
+from fengkong.service._errors import ApiError, install_error_handlers
+from fengkong.service._middleware import RequestContext
+from fengkong.service._routes import build_router, json
+from fengkong.service._service import Service
+from fengkong.service._settings import Settings
+from fengkong.store import Database
+
+log = logging.getLogger("fengkong.service")
+
+_DESCRIPTION = """\
+Decide credit applications with deployed strategies; every decision is logged
+durably in a hash-chained log before it is answered, and can be fetched, replayed
+and verified. Strategy versions need a second person's approval.
+
+Authenticate with an API key of your institution: `Authorization: Bearer fk_...`.
+Errors have one shape: `{"error": {"code", "message", "problems": [{"path", "code",
+"message"}]}}`; messages never repeat a submitted value.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A decision service app; the database is opened and migrated when it starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = await run_in_threadpool(_open, settings)
+        app.state.service = svc
+        log.info("service started", extra={"database": svc.db.dialect,
+                                           "data_dir": str(settings.data_dir)})
+        try:
+            yield
+        finally:
+            await run_in_threadpool(svc.stop)
+            log.info("service stopped")
+
+    app = FastAPI(title="fengkong decision service", version=__version__,
+                  description=_DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(build_router())
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> Response:
+        return json({"status": "ok"})
+
+    @app.get("/readyz", tags=["operations"], summary="The database answers and the log writes")
+    async def readyz(request: Request) -> Response:
+        svc: Service = request.app.state.service
+        try:
+            await run_in_threadpool(svc.db.ping)
+        except Exception:
+            raise ApiError(503, "not-ready", "The database does not answer.") from None
+        if not svc.log.running:
+            raise ApiError(503, "not-ready", "The decision log writer is not running.")
+        return json({"status": "ready", "database": svc.db.dialect})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics(request: Request) -> Response:
+        svc: Service = request.app.state.service
+        svc.metrics.log_batches.set(svc.log.batches)
+        svc.metrics.log_records.set(svc.log.appended)
+        return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(RequestContext, max_body=settings.max_body_bytes)  # type: ignore[arg-type]
+    return app
+
+
+def _open(settings: Settings) -> Service:
+    db = Database.connect(settings.url)
+    db.upgrade()
+    keys = PseudonymKeys.load_or_create(settings.key_file)
+    svc = Service(settings, db, keys)
+    svc.start()
+    return svc
+
+
+def app_from_env() -> Any:
+    """The app for ``uvicorn --factory fengkong.service:app_from_env`` (settings from env)."""
+    import os
+
+    return create_app(Settings(database_url=os.environ.get("FENGKONG_DATABASE_URL") or None))

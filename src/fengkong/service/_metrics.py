@@ -1,0 +1,31 @@
+"""Prometheus metrics of one app (its own registry, so apps in one process do not mix)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """Decisions by strategy, segment and outcome; latency; errors; the log's commits."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "fengkong_decisions", "Decisions made and logged.",
+            ["strategy", "version", "segment", "outcome"], registry=self.registry)
+        self.shadow = Counter(
+            "fengkong_shadow_decisions", "Candidate (shadow) decisions logged, not returned.",
+            ["strategy", "version", "outcome"], registry=self.registry)
+        self.latency = Histogram(
+            "fengkong_decision_seconds", "Time from request to durable decision.",
+            ["strategy"], registry=self.registry,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+        self.errors = Counter(
+            "fengkong_errors", "Requests answered with an error, by HTTP status.",
+            ["status"], registry=self.registry)
+        self.log_batches = Gauge(
+            "fengkong_log_commits", "Commits made by the decision log writer.",
+            registry=self.registry)
+        self.log_records = Gauge(
+            "fengkong_log_records", "Records appended by this process.",
+            registry=self.registry)

@@ -1,0 +1,303 @@
+"""What the routes call: authentication, deciding with durable logging, replay, releases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import time
+import uuid
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+
+from fengkong.compile import CompiledStrategy
+from fengkong.compile.ir import FieldIR
+from fengkong.core import FixedClock
+from fengkong.demo import example_pack_dir
+from fengkong.engine import evaluate
+from fengkong.errors import FieldProblem, InputValidationError
+from fengkong.privacy import PseudonymKeys, pseudonymise_record
+from fengkong.service._errors import ApiError
+from fengkong.service._metrics import Metrics
+from fengkong.service._registry import Registry, Route, pack_files
+from fengkong.service._settings import Settings
+from fengkong.store import (
+    Database,
+    DecisionLog,
+    NewDecision,
+    Principal,
+    RequestIdReused,
+    StoredDecision,
+    authenticate,
+    ensure_tenant,
+    releases,
+)
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_JSON_OPTS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+
+
+def dumps(obj: Any) -> bytes:
+    """JSON as the API writes it (naive times are UTC)."""
+    return orjson.dumps(obj, option=_JSON_OPTS)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    names: frozenset[str]
+    objects: frozenset[str]  # dotted prefixes that hold nested objects
+
+
+@lru_cache(maxsize=256)
+def _shape(fields: tuple[FieldIR, ...]) -> _Shape:
+    names = frozenset(f.name for f in fields)
+    objects = frozenset(".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 1))
+    return _Shape(names, objects)
+
+
+def unknown_fields(record: Mapping[str, Any], fields: tuple[FieldIR, ...]) -> list[FieldProblem]:
+    """Fields in ``record`` that the strategy does not declare (nested or dotted)."""
+    shape = _shape(fields)
+    out: list[FieldProblem] = []
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if name in shape.names:
+                continue
+            if name in shape.objects and isinstance(value, Mapping):
+                walk(value, name + ".")
+                continue
+            code = "unknown-field" if name not in shape.objects else "input-type"
+            msg = (f"Field `{name}` is not an input of this strategy." if code == "unknown-field"
+                   else f"Field `{name}` must be an object.")
+            out.append(FieldProblem(name, code, msg))
+
+    walk(record, "")
+    return out
+
+
+def _problems(problems: Sequence[FieldProblem]) -> list[dict[str, str]]:
+    seen: set[str] = set()
+    out = []
+    for p in problems:
+        if p.field in seen:
+            continue
+        seen.add(p.field)
+        out.append({"path": "$." + p.field, "code": p.code, "message": p.message})
+    return out
+
+
+def _bucket(request_id: str) -> int:
+    """0..99 from the request id: which requests a candidate sees."""
+    return zlib.crc32(f"candidate:{request_id}".encode()) % 100
+
+
+class KeyCache:
+    """Verified keys kept for ``ttl`` seconds, so a request costs no database read."""
+
+    def __init__(self, db: Database, ttl: float) -> None:
+        self.db, self.ttl = db, ttl
+        self._hits: dict[str, tuple[float, Principal | None]] = {}
+
+    def cached(self, key: str) -> Principal | None | bool:
+        """The principal (or None for a bad key) if known and fresh; False if not known."""
+        hit = self._hits.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return False
+        return hit[1]
+
+    def lookup(self, key: str) -> Principal | None:
+        """Check the key against the database (blocking) and remember the answer."""
+        with self.db.reader.connect() as conn:
+            who = authenticate(conn, key)
+        if len(self._hits) > 10_000:
+            self._hits.clear()
+        self._hits[key] = (time.monotonic() + self.ttl, who)
+        return who
+
+    def clear(self) -> None:
+        """Forget every key (after a revocation here)."""
+        self._hits.clear()
+
+
+class Service:
+    """One server process's state: store, log writer, compiled strategies, keys, metrics."""
+
+    def __init__(self, settings: Settings, db: Database, keys: PseudonymKeys) -> None:
+        self.settings = settings
+        self.db = db
+        self.pseudonyms = keys
+        self.log = DecisionLog(db)
+        self.registry = Registry(db, settings.data_dir, settings.routing_ttl)
+        self.keys = KeyCache(db, settings.key_cache_ttl)
+        self.metrics = Metrics()
+
+    def start(self) -> None:
+        """Deploy the example pack if asked to, and start the log writer."""
+        if self.settings.deploy_example:
+            self.deploy_example(self.settings.tenant)
+        self.log.start()
+
+    def stop(self) -> None:
+        """Flush the log and close the database."""
+        self.log.stop()
+        self.db.dispose()
+
+    def deploy_example(self, tenant: str) -> bool:
+        """Deploy the example pack for ``tenant`` unless it already has that strategy."""
+        doc = pack_files(example_pack_dir())
+        strategy = self.registry.compile_pack(doc)
+        with self.db.writer.begin() as conn:
+            ensure_tenant(conn, tenant)
+            return releases.bootstrap(conn, tenant, strategy.strategy_id, strategy.version,
+                                      strategy.digest, orjson.dumps(doc).decode())
+
+    # -- deciding -------------------------------------------------------------------------
+    async def decide(self, who: Principal, sid: str, body: bytes,
+                     request_id: str | None) -> tuple[dict[str, Any], bool]:
+        """Decide, log durably, and answer; returns the response and whether it is a retry."""
+        started = time.perf_counter_ns()
+        if request_id is None:
+            request_id = uuid.uuid4().hex
+        elif not REQUEST_ID.match(request_id):
+            raise ApiError(400, "invalid-request-id", "X-Request-ID must be 1-128 characters of "
+                           "letters, digits and . _ : -",
+                           [{"path": "header.X-Request-ID", "code": "invalid",
+                             "message": "Not a valid request id."}])
+        try:
+            record = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ApiError(400, "json-invalid", "The body is not valid JSON.",
+                           [{"path": "$", "code": "json-invalid",
+                             "message": "Send one JSON object."}]) from None
+        if type(record) is not dict:
+            raise ApiError(422, "input-invalid", "The body must be a JSON object of input fields.",
+                           [{"path": "$", "code": "not-object", "message": "Expected an object."}])
+        route = await self.registry.route(who.tenant_id, sid)
+        dep = route.deployment
+        chosen, shadow = route.active, None
+        if route.candidate is not None and _bucket(request_id) < dep.candidate_percent:
+            if dep.candidate_mode == "split":
+                chosen = route.candidate
+            else:
+                shadow = route.candidate
+        inputs, decision = self._evaluate(who, chosen, record)
+        stored_record: dict[str, Any] = {"inputs": inputs, "decision": decision}
+        if shadow is not None:
+            try:
+                stored_record["shadow"] = self._evaluate(who, shadow, record)[1]
+            except ApiError as e:  # the candidate's inputs may differ; its failure is logged
+                stored_record["shadow"] = {"strategy": {"id": shadow.strategy_id,
+                                                        "version": shadow.version},
+                                           "error": {"code": e.code, "problems": e.problems}}
+        text = orjson.dumps(stored_record, option=orjson.OPT_SORT_KEYS).decode()
+        item = NewDecision(
+            id=str(uuid.uuid4()), tenant_id=who.tenant_id, request_id=request_id,
+            input_hash=hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+            strategy_id=chosen.strategy_id, strategy_version=chosen.version,
+            strategy_digest=chosen.digest,
+            decided_at=dt.datetime.fromisoformat(decision["evaluated_at"]),
+            segment=decision["segment"], outcome=decision["decision"],
+            latency_us=(time.perf_counter_ns() - started) // 1000, record=text)
+        try:
+            stored = await self.log.append(item)
+        except RequestIdReused as e:
+            raise ApiError(409, "request-id-reused", str(e)) from None
+        except Exception:
+            raise ApiError(503, "log-unavailable", "The decision could not be logged and was not "
+                           "made; retry with the same X-Request-ID.") from None
+        self.metrics.latency.labels(sid).observe((time.perf_counter_ns() - started) / 1e9)
+        if stored.existing:
+            return self.view(stored, full=False), True
+        self.metrics.decisions.labels(sid, chosen.version, item.segment, item.outcome).inc()
+        if "shadow" in stored_record and "decision" in stored_record["shadow"]:
+            self.metrics.shadow.labels(sid, shadow.version if shadow else "",
+                                       stored_record["shadow"]["decision"]).inc()
+        return self._answer(stored, decision), False
+
+    def _evaluate(self, who: Principal, strategy: CompiledStrategy,
+                  record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        problems = unknown_fields(record, strategy.plan.fields)
+        inputs, pii = pseudonymise_record(record, strategy.plan.pii_fields, self.pseudonyms,
+                                          scope=who.tenant_id)
+        problems.extend(pii)
+        try:
+            decision = evaluate(strategy, inputs)
+        except InputValidationError as e:
+            problems.extend(e.problems)
+        if problems:
+            raise ApiError(422, "input-invalid", "The application does not fit the strategy's "
+                           "inputs.", _problems(problems))
+        return inputs, orjson.loads(dumps(decision.to_dict()))
+
+    @staticmethod
+    def _answer(stored: StoredDecision, decision: dict[str, Any]) -> dict[str, Any]:
+        return {"id": stored.id, "request_id": stored.request_id, "seq": stored.seq,
+                "decided_at": stored.decided_at, "latency_us": stored.latency_us,
+                "strategy": {"id": stored.strategy_id, "version": stored.strategy_version,
+                             "digest": stored.strategy_digest},
+                "decision": decision, "hash": stored.hash}
+
+    def view(self, stored: StoredDecision, *, full: bool = True) -> dict[str, Any]:
+        """A logged decision as the API shows it (``full`` adds inputs and the shadow result)."""
+        rec = orjson.loads(stored.record)
+        out = self._answer(stored, rec["decision"])
+        if full:
+            out["inputs"] = rec["inputs"]
+            out["prev_hash"] = stored.prev_hash
+            if "shadow" in rec:
+                out["shadow"] = rec["shadow"]
+        return out
+
+    # -- replay ---------------------------------------------------------------------------
+    def replay(self, who: Principal, stored: StoredDecision) -> dict[str, Any]:
+        """Re-run the stored inputs on the stored version at the stored time; compare."""
+        rec = orjson.loads(stored.record)
+        strategy = self.registry.compiled(who.tenant_id, stored.strategy_id,
+                                          stored.strategy_version)
+        if strategy.digest != stored.strategy_digest:
+            raise ApiError(409, "digest-mismatch", "The stored version's content no longer "
+                           "matches the digest the decision recorded.")
+        at = dt.datetime.fromisoformat(rec["decision"]["evaluated_at"])
+        again = orjson.loads(dumps(evaluate(strategy, rec["inputs"], clock=FixedClock(at)).to_dict()))
+        differences = _diff(rec["decision"], again, "$.decision")
+        out: dict[str, Any] = {"id": stored.id, "identical": not differences,
+                               "differences": differences,
+                               "strategy": {"id": strategy.strategy_id, "version": strategy.version,
+                                            "digest": strategy.digest},
+                               "decision": again}
+        shadow = rec.get("shadow")
+        if shadow is not None and "decision" in shadow:
+            cand = self.registry.compiled(who.tenant_id, shadow["strategy"]["id"],
+                                          shadow["strategy"]["version"])
+            redo = orjson.loads(dumps(evaluate(cand, rec["inputs"], clock=FixedClock(at)).to_dict()))
+            shadow_diff = _diff(shadow, redo, "$.shadow")
+            out["shadow_identical"] = not shadow_diff
+            out["differences"] += shadow_diff
+            out["identical"] = out["identical"] and not shadow_diff
+        return out
+
+    async def authenticate(self, key: str) -> Principal | None:
+        """The principal of an API key (cached)."""
+        who = self.keys.cached(key)
+        if who is False:
+            who = await run_in_threadpool(self.keys.lookup, key)
+        return who if who is not True else None
+
+
+def _diff(old: Any, new: Any, path: str) -> list[dict[str, Any]]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            out += _diff(old.get(k), new.get(k), f"{path}.{k}")
+        return out
+    if old != new or type(old) is not type(new):
+        return [{"path": path, "logged": old, "replayed": new}]
+    return []

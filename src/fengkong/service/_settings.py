@@ -1,0 +1,59 @@
+"""The service's settings: where data lives, which database, limits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fengkong.store import sqlite_url
+
+
+def default_data_dir() -> Path:
+    """``$FENGKONG_DATA_DIR``, else ``./fengkong-data``."""
+    return Path(os.environ.get("FENGKONG_DATA_DIR", "fengkong-data"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one service process runs.
+
+    Attributes
+    ----------
+    data_dir
+        Holds the SQLite database (embedded default), the pseudonym key file and
+        unpacked strategy versions.
+    database_url
+        ``sqlite:///...`` or ``postgresql://...``; default: ``<data_dir>/fengkong.db``.
+    tenant
+        The tenant the example strategy pack is deployed for at start-up.
+    deploy_example
+        Deploy the example pack for ``tenant`` when it has no deployment of it.
+    max_body_bytes
+        Larger request bodies get 413 before they are read in full.
+    pseudonym_key_file
+        Default ``<data_dir>/pseudonym-keys.json`` (created on first start). Servers
+        sharing one database must share this file.
+    routing_ttl
+        Seconds a server keeps what it knows of a deployment before it looks again
+        (releases made through another server are seen within this time).
+    """
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str | None = None
+    tenant: str = "default"
+    deploy_example: bool = True
+    max_body_bytes: int = 1 << 20
+    pseudonym_key_file: Path | None = None
+    routing_ttl: float = 2.0
+    key_cache_ttl: float = 5.0
+
+    @property
+    def url(self) -> str:
+        """The database URL in force."""
+        return self.database_url or sqlite_url(self.data_dir.resolve() / "fengkong.db")
+
+    @property
+    def key_file(self) -> Path:
+        """The pseudonym key file in force."""
+        return self.pseudonym_key_file or self.data_dir / "pseudonym-keys.json"
