@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -22,6 +22,7 @@ from fengkong.service._settings import Settings
 from fengkong.store import Database
 
 log = logging.getLogger("fengkong.service")
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _DESCRIPTION = """\
 Decide credit applications with deployed strategies; every decision is logged
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc.metrics.log_records.set(svc.log.appended)
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(RequestContext, max_body=settings.max_body_bytes)  # type: ignore[arg-type]
+    app.add_middleware(RequestContext, max_body=settings.max_body_bytes)
     return app
 
 
@@ -92,6 +93,4 @@ def _open(settings: Settings) -> Service:
 
 def app_from_env() -> Any:
     """The app for ``uvicorn --factory fengkong.service:app_from_env`` (settings from env)."""
-    import os
-
-    return create_app(Settings(database_url=os.environ.get("FENGKONG_DATABASE_URL") or None))
+    return create_app(Settings.from_env())

@@ -18,7 +18,7 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
                                                                              default=None)
 tenant_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
 
-_STD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_STD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

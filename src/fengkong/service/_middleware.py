@@ -53,7 +53,7 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 message["headers"] = [*message.get("headers", ()),
-                                      (b"x-request-id", request_id_var.get().encode("latin-1"))]
+                                      (b"x-request-id", (request_id_var.get() or "").encode("latin-1"))]
             await send(message)
 
         try:

@@ -8,6 +8,7 @@ strategy is read from the database and kept for ``routing_ttl`` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -98,10 +99,8 @@ class Registry:
             target = tmp / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, "utf-8")
-        try:
+        with contextlib.suppress(OSError):  # another worker unpacked the same pack first
             os.rename(tmp, folder)
-        except OSError:  # another worker unpacked the same pack first
-            pass
         return folder
 
     def compiled(self, tenant: str, sid: str, version: str) -> CompiledStrategy:
@@ -123,7 +122,7 @@ class Registry:
         """Drop what this process knows of a deployment (after a release action here)."""
         self._routes.pop((tenant, sid), None)
 
-    def cached_route(self, tenant: str, sid: str) -> Route | None | bool:
+    def cached_route(self, tenant: str, sid: str) -> Route | bool | None:
         """The route if it is known and fresh; False when it must be looked up."""
         hit = self._routes.get((tenant, sid))
         if hit is None or hit[0] < time.monotonic():

@@ -25,7 +25,7 @@ from fengkong.errors import FieldProblem, InputValidationError
 from fengkong.privacy import PseudonymKeys, pseudonymise_record
 from fengkong.service._errors import ApiError
 from fengkong.service._metrics import Metrics
-from fengkong.service._registry import Registry, Route, pack_files
+from fengkong.service._registry import Registry, pack_files
 from fengkong.service._settings import Settings
 from fengkong.store import (
     Database,
@@ -106,7 +106,7 @@ class KeyCache:
         self.db, self.ttl = db, ttl
         self._hits: dict[str, tuple[float, Principal | None]] = {}
 
-    def cached(self, key: str) -> Principal | None | bool:
+    def cached(self, key: str) -> Principal | bool | None:
         """The principal (or None for a bad key) if known and fresh; False if not known."""
         hit = self._hits.get(key)
         if hit is None or hit[0] < time.monotonic():
@@ -143,6 +143,10 @@ class Service:
         """Deploy the example pack if asked to, and start the log writer."""
         if self.settings.deploy_example:
             self.deploy_example(self.settings.tenant)
+        with self.db.reader.connect() as conn:
+            deployed = releases.all_deployments(conn)
+        for tenant, sid in deployed[:200]:  # compile before the first request, not during it
+            self.registry.load_route(tenant, sid)
         self.log.start()
 
     def stop(self) -> None:

@@ -48,6 +48,31 @@ class Settings:
     routing_ttl: float = 2.0
     key_cache_ttl: float = 5.0
 
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Settings from ``FENGKONG_*`` environment variables (how ``serve`` passes them on)."""
+        env = os.environ
+        return cls(
+            data_dir=default_data_dir(),
+            database_url=env.get("FENGKONG_DATABASE_URL") or None,
+            tenant=env.get("FENGKONG_TENANT", "default"),
+            deploy_example=env.get("FENGKONG_DEPLOY_EXAMPLE", "1") != "0",
+            max_body_bytes=int(env.get("FENGKONG_MAX_BODY_BYTES", str(1 << 20))),
+            pseudonym_key_file=Path(env["FENGKONG_PSEUDONYM_KEY_FILE"])
+            if env.get("FENGKONG_PSEUDONYM_KEY_FILE") else None,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that :meth:`from_env` reads back into these settings."""
+        env = {"FENGKONG_DATA_DIR": str(self.data_dir.resolve()),
+               "FENGKONG_DATABASE_URL": self.database_url or "",
+               "FENGKONG_TENANT": self.tenant,
+               "FENGKONG_DEPLOY_EXAMPLE": "1" if self.deploy_example else "0",
+               "FENGKONG_MAX_BODY_BYTES": str(self.max_body_bytes)}
+        if self.pseudonym_key_file is not None:
+            env["FENGKONG_PSEUDONYM_KEY_FILE"] = str(self.pseudonym_key_file.resolve())
+        return env
+
     @property
     def url(self) -> str:
         """The database URL in force."""

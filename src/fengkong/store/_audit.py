@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, func, select
 
 from fengkong.store._log import GENESIS, iter_chain, record_hash
 from fengkong.store._tables import chain_heads, decisions
@@ -36,7 +36,7 @@ class ChainReport:
 def tenants_with_chains(conn: Connection) -> list[str]:
     """Every tenant that has a chain head or a record."""
     heads = {t for (t,) in conn.execute(select(chain_heads.c.tenant_id))}
-    logged = {t for (t,) in conn.execute(select(distinct(decisions.c.tenant_id)))}
+    logged = {t for (t,) in conn.execute(select(decisions.c.tenant_id).distinct())}
     return sorted(heads | logged)
 
 

@@ -27,7 +27,7 @@ class ReleaseError(FengkongError):
 
     code: ClassVar[str] = "release-invalid"
 
-    def __init__(self, code: str, message: str, status: int) -> None:
+    def __init__(self, message: str, code: str, status: int) -> None:
         super().__init__(message)
         self.error_code = code
         self.status = status
@@ -61,7 +61,7 @@ def _version(conn: Connection, tenant: str, sid: str, version: str) -> Any:
 
 def _not_found(sid: str, version: str | None = None) -> ReleaseError:
     what = f"Strategy {sid!r}" + (f" version {version!r}" if version is not None else "")
-    return ReleaseError("not-found", f"{what} does not exist.", 404)
+    return ReleaseError(f"{what} does not exist.", "not-found", 404)
 
 
 def upload(conn: Connection, tenant: str, sid: str, version: str, digest: str, files: str,
@@ -76,7 +76,7 @@ def upload(conn: Connection, tenant: str, sid: str, version: str, digest: str, f
         if row.digest != digest:
             msg = (f"Strategy {sid!r} version {version!r} exists with other content; "
                    "versions are immutable: raise `version` in the file.")
-            raise ReleaseError("version-exists", msg, 409)
+            raise ReleaseError(msg, "version-exists", 409)
         return dict(row._mapping), False
     values = {"tenant_id": tenant, "strategy_id": sid, "version": version, "digest": digest,
               "files": files, "status": "pending", "uploaded_by": actor, "uploaded_at": utcnow(),
@@ -95,12 +95,12 @@ def approve(conn: Connection, who: Principal, sid: str, version: str, *,
         raise _not_found(sid, version)
     if row.status == "approved":
         msg = f"Version {version!r} is already approved; activate it with a rollback or route."
-        raise ReleaseError("already-approved", msg, 409)
+        raise ReleaseError(msg, "already-approved", 409)
     uploader = conn.execute(select(api_keys.c.name).where(api_keys.c.id == row.uploaded_by)
                             ).scalar_one_or_none()
     if row.uploaded_by == who.key_id or (uploader is not None and uploader == who.name):
         msg = "Four eyes: a version must be approved by someone other than who uploaded it."
-        raise ReleaseError("four-eyes", msg, 403)
+        raise ReleaseError(msg, "four-eyes", 403)
     now = utcnow()
     conn.execute(update(strategy_versions).where(and_(
         strategy_versions.c.tenant_id == tenant, strategy_versions.c.strategy_id == sid,
@@ -138,7 +138,7 @@ def rollback(conn: Connection, who: Principal, sid: str, version: str) -> None:
         raise _not_found(sid, version)
     if row.status != "approved":
         msg = f"Version {version!r} was never approved; only approved versions can be activated."
-        raise ReleaseError("not-approved", msg, 409)
+        raise ReleaseError(msg, "not-approved", 409)
     _activate(conn, who.tenant_id, sid, version, who.key_id, "rollback")
 
 
@@ -154,10 +154,10 @@ def route(conn: Connection, who: Principal, sid: str, candidate: str | None, mod
             raise _not_found(sid, candidate)
         if row.status != "approved":
             msg = f"Candidate {candidate!r} is not approved; approve it (four eyes) first."
-            raise ReleaseError("not-approved", msg, 409)
+            raise ReleaseError(msg, "not-approved", 409)
         if candidate == current.active_version:
             msg = f"Version {candidate!r} is already the active version."
-            raise ReleaseError("candidate-active", msg, 409)
+            raise ReleaseError(msg, "candidate-active", 409)
     conn.execute(update(deployments).where(and_(
         deployments.c.tenant_id == who.tenant_id, deployments.c.strategy_id == sid)).values(
         candidate_version=candidate, candidate_mode=mode if candidate else None,
@@ -192,6 +192,12 @@ def deployment(conn: Connection, tenant: str, sid: str) -> Deployment | None:
     m = row._mapping
     return Deployment(sid, m["active_version"], m["candidate_version"], m["candidate_mode"],
                       m["candidate_percent"], m["updated_by"], m["updated_at"])
+
+
+def all_deployments(conn: Connection) -> list[tuple[str, str]]:
+    """Every (tenant, strategy) that has a deployment."""
+    return [(r.tenant_id, r.strategy_id) for r in conn.execute(
+        select(deployments.c.tenant_id, deployments.c.strategy_id))]
 
 
 def version_files(conn: Connection, tenant: str, sid: str, version: str) -> tuple[str, str] | None:
