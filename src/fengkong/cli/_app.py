@@ -352,6 +352,7 @@ def demo_(
 
 
 app.command("serve")(_service.serve)
+app.command("openapi")(_service.openapi)
 app.add_typer(_service.db_app, name="db")
 app.add_typer(_service.keys_app, name="keys")
 app.add_typer(_service.audit_app, name="audit")

@@ -93,6 +93,21 @@ def serve(
                 log_level=log_level, access_log=False, timeout_graceful_shutdown=10)
 
 
+def openapi(output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write to this file instead of stdout.")] = None) -> None:
+    """Print the decision service's OpenAPI document."""
+    import orjson
+
+    from fengkong.service import create_app
+
+    text = orjson.dumps(create_app().openapi(),
+                        option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, "utf-8")
+
+
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = Path("fengkong-data"),
                database_url: DatabaseUrl = None) -> None:

@@ -5,6 +5,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+# Output columns grouped by prefix ("score." -> ((suffix, index), ...)), per columns tuple:
+# a decision's groups are then read by index instead of scanning every column name.
+_Layout = dict[str, tuple[tuple[str, int], ...]]
+_LAYOUTS: dict[int, tuple[tuple[str, ...], _Layout]] = {}
+
+
+def _layout(columns: tuple[str, ...]) -> _Layout:
+    hit = _LAYOUTS.get(id(columns))
+    if hit is not None and hit[0] is columns:
+        return hit[1]
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for i, c in enumerate(columns):
+        head, sep, rest = c.partition(".")
+        if sep:
+            groups.setdefault(head + ".", []).append((rest, i))
+    layout = {k: tuple(v) for k, v in groups.items()}
+    if len(_LAYOUTS) > 1024:
+        _LAYOUTS.clear()
+    _LAYOUTS[id(columns)] = (columns, layout)
+    return layout
+
 
 class Decision:
     """Everything a decision was made from and what it gave.
@@ -25,8 +46,8 @@ class Decision:
         return self._values[self._index[column]]
 
     def _group(self, prefix: str) -> dict[str, Any]:
-        n = len(prefix)
-        return {c[n:]: v for c, v in zip(self._columns, self._values, strict=True) if c.startswith(prefix)}
+        values = self._values
+        return {suffix: values[i] for suffix, i in _layout(self._columns).get(prefix, ())}
 
     @property
     def decision(self) -> str:

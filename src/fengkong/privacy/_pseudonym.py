@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -143,9 +144,14 @@ class PseudonymKeys:
 
     def pseudonym(self, kind: str, value: str, *, scope: str = "") -> str:
         """The pseudonym of one identifier under the current key."""
-        message = f"{scope}\x1f{kind}\x1f{normalise(kind, value)}".encode()
-        mac = hmac.new(self.secrets[self.current], message, hashlib.sha256).digest()[:20]
-        return f"{_PREFIX}.{self.current}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+        mac = self._mac.copy()  # the keyed state is set up once, not per value
+        mac.update(f"{scope}\x1f{kind}\x1f{normalise(kind, value)}".encode())
+        digest = mac.digest()[:20]
+        return f"{_PREFIX}.{self.current}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+
+    @functools.cached_property
+    def _mac(self) -> hmac.HMAC:
+        return hmac.new(self.secrets[self.current], digestmod=hashlib.sha256)
 
 
 def _key_id(secret: bytes) -> str:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import random
 import re
 import time
 import uuid
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -48,38 +47,50 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj, option=_JSON_OPTS)
 
 
-@dataclass(frozen=True)
-class _Shape:
-    names: frozenset[str]
-    objects: frozenset[str]  # dotted prefixes that hold nested objects
+_SHAPES: dict[int, tuple[tuple[FieldIR, ...], frozenset[str], dict[str, Any]]] = {}
 
 
-@lru_cache(maxsize=256)
-def _shape(fields: tuple[FieldIR, ...]) -> _Shape:
+def _shape(fields: tuple[FieldIR, ...]) -> tuple[frozenset[str], dict[str, Any]]:
+    """Every field name, and the names as a tree of nested objects (leaves are None)."""
+    hit = _SHAPES.get(id(fields))  # by identity: hashing the fields would cost more than this
+    if hit is not None and hit[0] is fields:
+        return hit[1], hit[2]
+    tree: dict[str, Any] = {}
+    for f in fields:
+        node = tree
+        *parents, leaf = f.name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node.setdefault(leaf, None)
     names = frozenset(f.name for f in fields)
-    objects = frozenset(".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 1))
-    return _Shape(names, objects)
+    if len(_SHAPES) > 1024:
+        _SHAPES.clear()
+    _SHAPES[id(fields)] = (fields, names, tree)
+    return names, tree
 
 
 def unknown_fields(record: Mapping[str, Any], fields: tuple[FieldIR, ...]) -> list[FieldProblem]:
     """Fields in ``record`` that the strategy does not declare (nested or dotted)."""
-    shape = _shape(fields)
+    names, tree = _shape(fields)
     out: list[FieldProblem] = []
 
-    def walk(node: Mapping[str, Any], prefix: str) -> None:
-        for key, value in node.items():
+    def walk(node: Mapping[str, Any], shape: dict[str, Any], prefix: str) -> None:
+        for key in node.keys() - shape.keys():
             name = f"{prefix}{key}"
-            if name in shape.names:
+            if name not in names:
+                out.append(FieldProblem(name, "unknown-field",
+                                        f"Field `{name}` is not an input of this strategy."))
+        for key, sub in shape.items():
+            if sub is None or key not in node:
                 continue
-            if name in shape.objects and isinstance(value, Mapping):
-                walk(value, name + ".")
-                continue
-            code = "unknown-field" if name not in shape.objects else "input-type"
-            msg = (f"Field `{name}` is not an input of this strategy." if code == "unknown-field"
-                   else f"Field `{name}` must be an object.")
-            out.append(FieldProblem(name, code, msg))
+            value = node[key]
+            if isinstance(value, Mapping):
+                walk(value, sub, f"{prefix}{key}.")
+            elif value is not None:
+                name = f"{prefix}{key}"
+                out.append(FieldProblem(name, "input-type", f"Field `{name}` must be an object."))
 
-    walk(record, "")
+    walk(record, tree, "")
     return out
 
 
@@ -92,6 +103,17 @@ def _problems(problems: Sequence[FieldProblem]) -> list[dict[str, str]]:
         seen.add(p.field)
         out.append({"path": "$." + p.field, "code": p.code, "message": p.message})
     return out
+
+
+_rng = random.Random()  # seeded from the OS; ids need to be unique, not secret
+
+
+def new_decision_id() -> str:
+    """A time-ordered UUID (version 7): 48 bits of milliseconds, then 74 random bits."""
+    ms = time.time_ns() // 1_000_000
+    value = ((ms << 80) | (0x7 << 76) | (_rng.getrandbits(12) << 64) | (0b10 << 62)
+             | _rng.getrandbits(62))
+    return str(uuid.UUID(int=value))
 
 
 def _bucket(request_id: str) -> int:
@@ -192,18 +214,21 @@ class Service:
                 chosen = route.candidate
             else:
                 shadow = route.candidate
-        inputs, decision = self._evaluate(who, chosen, record)
-        stored_record: dict[str, Any] = {"inputs": inputs, "decision": decision}
+        inputs, decision, decision_json = self._evaluate(who, chosen, record)
+        stored_record: dict[str, Any] = {"inputs": inputs, "decision": decision_json}
+        shadow_outcome = None
         if shadow is not None:
             try:
-                stored_record["shadow"] = self._evaluate(who, shadow, record)[1]
+                shadow_dict, shadow_json = self._evaluate(who, shadow, record)[1:]
+                stored_record["shadow"] = shadow_json
+                shadow_outcome = shadow_dict["decision"]
             except ApiError as e:  # the candidate's inputs may differ; its failure is logged
                 stored_record["shadow"] = {"strategy": {"id": shadow.strategy_id,
                                                         "version": shadow.version},
                                            "error": {"code": e.code, "problems": e.problems}}
         text = orjson.dumps(stored_record, option=orjson.OPT_SORT_KEYS).decode()
         item = NewDecision(
-            id=str(uuid.uuid4()), tenant_id=who.tenant_id, request_id=request_id,
+            id=new_decision_id(), tenant_id=who.tenant_id, request_id=request_id,
             input_hash=hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest(),
             strategy_id=chosen.strategy_id, strategy_version=chosen.version,
             strategy_digest=chosen.digest,
@@ -221,13 +246,13 @@ class Service:
         if stored.existing:
             return self.view(stored, full=False), True
         self.metrics.decisions.labels(sid, chosen.version, item.segment, item.outcome).inc()
-        if "shadow" in stored_record and "decision" in stored_record["shadow"]:
-            self.metrics.shadow.labels(sid, shadow.version if shadow else "",
-                                       stored_record["shadow"]["decision"]).inc()
-        return self._answer(stored, decision), False
+        if shadow is not None and shadow_outcome is not None:
+            self.metrics.shadow.labels(sid, shadow.version, shadow_outcome).inc()
+        return self._answer(stored, decision_json), False
 
-    def _evaluate(self, who: Principal, strategy: CompiledStrategy,
-                  record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _evaluate(self, who: Principal, strategy: CompiledStrategy, record: dict[str, Any]
+                  ) -> tuple[dict[str, Any], dict[str, Any], orjson.Fragment]:
+        """Pseudonymised inputs, the decision, and the decision as (sorted) JSON."""
         problems = unknown_fields(record, strategy.plan.fields)
         inputs, pii = pseudonymise_record(record, strategy.plan.pii_fields, self.pseudonyms,
                                           scope=who.tenant_id)
@@ -239,10 +264,11 @@ class Service:
         if problems:
             raise ApiError(422, "input-invalid", "The application does not fit the strategy's "
                            "inputs.", _problems(problems))
-        return inputs, orjson.loads(dumps(decision.to_dict()))
+        as_dict = decision.to_dict()
+        return inputs, as_dict, orjson.Fragment(orjson.dumps(as_dict, option=orjson.OPT_SORT_KEYS))
 
     @staticmethod
-    def _answer(stored: StoredDecision, decision: dict[str, Any]) -> dict[str, Any]:
+    def _answer(stored: StoredDecision, decision: Any) -> dict[str, Any]:
         return {"id": stored.id, "request_id": stored.request_id, "seq": stored.seq,
                 "decided_at": stored.decided_at, "latency_us": stored.latency_us,
                 "strategy": {"id": stored.strategy_id, "version": stored.strategy_version,
@@ -252,7 +278,7 @@ class Service:
     def view(self, stored: StoredDecision, *, full: bool = True) -> dict[str, Any]:
         """A logged decision as the API shows it (``full`` adds inputs and the shadow result)."""
         rec = orjson.loads(stored.record)
-        out = self._answer(stored, rec["decision"])
+        out = self._answer(stored, rec["decision"])  # parsed, so an answer's keys are sorted
         if full:
             out["inputs"] = rec["inputs"]
             out["prev_hash"] = stored.prev_hash
