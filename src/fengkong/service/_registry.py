@@ -13,16 +13,15 @@ import hashlib
 import os
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 
 from fengkong.compile import CompiledStrategy, compile_strategy
 from fengkong.errors import Diagnostic, StrategyFileError
+from fengkong.service._cache import TtlCache
 from fengkong.service._errors import ApiError
 from fengkong.store import Database, Deployment, releases
 
@@ -75,7 +74,7 @@ class Registry:
         self.packs = data_dir / "packs"
         self.routing_ttl = routing_ttl
         self._compiled: dict[tuple[str, str, str], CompiledStrategy] = {}
-        self._routes: dict[tuple[str, str], tuple[float, Route | None]] = {}
+        self._routes: TtlCache[tuple[str, str], Route | None] = TtlCache(self._read_route, routing_ttl)
         self._lock = threading.Lock()
 
     # -- compiling ------------------------------------------------------------------------
@@ -120,33 +119,27 @@ class Registry:
     # -- routing --------------------------------------------------------------------------
     def forget(self, tenant: str, sid: str) -> None:
         """Drop what this process knows of a deployment (after a release action here)."""
-        self._routes.pop((tenant, sid), None)
+        self._routes.forget((tenant, sid))
 
-    def cached_route(self, tenant: str, sid: str) -> Route | bool | None:
-        """The route if it is known and fresh; False when it must be looked up."""
-        hit = self._routes.get((tenant, sid))
-        if hit is None or hit[0] < time.monotonic():
-            return False
-        return hit[1]
-
-    def load_route(self, tenant: str, sid: str) -> Route | None:
-        """Read the deployment and compile what it names (blocking)."""
+    def _read_route(self, key: tuple[str, str]) -> Route | None:
+        tenant, sid = key
         with self.db.reader.connect() as conn:
             dep = releases.deployment(conn, tenant, sid)
-        route = None
-        if dep is not None:
-            cand = (self.compiled(tenant, sid, dep.candidate_version)
-                    if dep.candidate_version else None)
-            route = Route(dep, self.compiled(tenant, sid, dep.active_version), cand)
-        self._routes[(tenant, sid)] = (time.monotonic() + self.routing_ttl, route)
+        if dep is None:
+            return None
+        cand = self.compiled(tenant, sid, dep.candidate_version) if dep.candidate_version else None
+        return Route(dep, self.compiled(tenant, sid, dep.active_version), cand)
+
+    def load_route(self, tenant: str, sid: str) -> Route | None:
+        """Read the deployment and compile what it names, now (blocking)."""
+        route = self._read_route((tenant, sid))
+        self._routes.put((tenant, sid), route)
         return route
 
     async def route(self, tenant: str, sid: str) -> Route:
         """What decides for ``sid`` now; 404 when the tenant has no such deployed strategy."""
-        route = self.cached_route(tenant, sid)
-        if route is False:
-            route = await run_in_threadpool(self.load_route, tenant, sid)
-        if route is None or route is True:
+        route = await self._routes.get((tenant, sid))
+        if route is None:
             raise ApiError(404, "unknown-strategy",
                            f"No deployed strategy {sid!r}: upload and approve a version first.")
         return route

@@ -335,7 +335,7 @@ def build_router() -> APIRouter:
 
         if not await run_in_threadpool(run):
             raise ApiError(404, "not-found", "No such key.")
-        svc.keys.clear()
+        svc.keys.forget()
         return json({"id": key_id, "revoked": True})
 
     assert set(ROLES) == set(Role.__args__)  # type: ignore[attr-defined]

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 
 from fengkong.compile import CompiledStrategy
 from fengkong.compile.ir import FieldIR
@@ -22,6 +21,7 @@ from fengkong.demo import example_pack_dir
 from fengkong.engine import evaluate
 from fengkong.errors import FieldProblem, InputValidationError
 from fengkong.privacy import PseudonymKeys, pseudonymise_record
+from fengkong.service._cache import TtlCache
 from fengkong.service._errors import ApiError
 from fengkong.service._metrics import Metrics
 from fengkong.service._registry import Registry, pack_files
@@ -121,34 +121,6 @@ def _bucket(request_id: str) -> int:
     return zlib.crc32(f"candidate:{request_id}".encode()) % 100
 
 
-class KeyCache:
-    """Verified keys kept for ``ttl`` seconds, so a request costs no database read."""
-
-    def __init__(self, db: Database, ttl: float) -> None:
-        self.db, self.ttl = db, ttl
-        self._hits: dict[str, tuple[float, Principal | None]] = {}
-
-    def cached(self, key: str) -> Principal | bool | None:
-        """The principal (or None for a bad key) if known and fresh; False if not known."""
-        hit = self._hits.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            return False
-        return hit[1]
-
-    def lookup(self, key: str) -> Principal | None:
-        """Check the key against the database (blocking) and remember the answer."""
-        with self.db.reader.connect() as conn:
-            who = authenticate(conn, key)
-        if len(self._hits) > 10_000:
-            self._hits.clear()
-        self._hits[key] = (time.monotonic() + self.ttl, who)
-        return who
-
-    def clear(self) -> None:
-        """Forget every key (after a revocation here)."""
-        self._hits.clear()
-
-
 class Service:
     """One server process's state: store, log writer, compiled strategies, keys, metrics."""
 
@@ -158,7 +130,7 @@ class Service:
         self.pseudonyms = keys
         self.log = DecisionLog(db)
         self.registry = Registry(db, settings.data_dir, settings.routing_ttl)
-        self.keys = KeyCache(db, settings.key_cache_ttl)
+        self.keys: TtlCache[str, Principal | None] = TtlCache(self._lookup_key, settings.key_cache_ttl)
         self.metrics = Metrics()
 
     def start(self) -> None:
@@ -315,11 +287,12 @@ class Service:
         return out
 
     async def authenticate(self, key: str) -> Principal | None:
-        """The principal of an API key (cached)."""
-        who = self.keys.cached(key)
-        if who is False:
-            who = await run_in_threadpool(self.keys.lookup, key)
-        return who if who is not True else None
+        """The principal of an API key (cached for ``key_cache_ttl`` seconds)."""
+        return await self.keys.get(key)
+
+    def _lookup_key(self, key: str) -> Principal | None:
+        with self.db.reader.connect() as conn:
+            return authenticate(conn, key)
 
 
 def _diff(old: Any, new: Any, path: str) -> list[dict[str, Any]]:

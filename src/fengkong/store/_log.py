@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +33,7 @@ from fengkong.errors import FengkongError
 from fengkong.store._db import Database
 from fengkong.store._tables import chain_heads, decisions
 
+log = logging.getLogger("fengkong.store.log")
 GENESIS = "0" * 64
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _STOP = object()
@@ -194,13 +196,22 @@ class DecisionLog:
             with self.db.writer.begin() as conn:
                 results = append_decisions(conn, [item for item, _ in batch])
         except Exception as e:  # the whole transaction rolled back: nobody is acknowledged
+            log.warning("decision log batch failed", extra={"records": len(batch),
+                                                            "error": type(e).__name__})
             for _, callback in batch:
-                callback(e)
+                _call(callback, e)
             return
         self.batches += 1
         self.appended += sum(1 for r in results if isinstance(r, StoredDecision) and not r.existing)
         for (_, callback), result in zip(batch, results, strict=True):
-            callback(result)
+            _call(callback, result)
+
+
+def _call(callback: Callback, result: StoredDecision | BaseException) -> None:
+    try:
+        callback(result)
+    except Exception:  # a caller that went away (closed event loop) must not stop the writer
+        log.exception("decision log callback failed")
 
 
 def _settle(future: asyncio.Future[StoredDecision], result: StoredDecision | BaseException) -> None:
