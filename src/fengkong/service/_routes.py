@@ -236,7 +236,7 @@ def build_router() -> APIRouter:
             with svc.db.reader.connect() as conn:
                 found = releases.version_files(conn, who.tenant_id, strategy, version)
             if found is None:
-                raise releases._not_found(strategy, version)
+                raise releases.not_found(strategy, version)
             return {"strategy": strategy, "version": version, "digest": found[0],
                     **orjson.loads(found[1])}
 

@@ -59,7 +59,7 @@ def _version(conn: Connection, tenant: str, sid: str, version: str) -> Any:
         strategy_versions.c.version == version))).one_or_none()
 
 
-def _not_found(sid: str, version: str | None = None) -> ReleaseError:
+def not_found(sid: str, version: str | None = None) -> ReleaseError:
     what = f"Strategy {sid!r}" + (f" version {version!r}" if version is not None else "")
     return ReleaseError(f"{what} does not exist.", "not-found", 404)
 
@@ -92,7 +92,7 @@ def approve(conn: Connection, who: Principal, sid: str, version: str, *,
     tenant = who.tenant_id
     row = _version(conn, tenant, sid, version)
     if row is None:
-        raise _not_found(sid, version)
+        raise not_found(sid, version)
     if row.status == "approved":
         msg = f"Version {version!r} is already approved; activate it with a rollback or route."
         raise ReleaseError(msg, "already-approved", 409)
@@ -135,7 +135,7 @@ def rollback(conn: Connection, who: Principal, sid: str, version: str) -> None:
     """Make an earlier approved version active again."""
     row = _version(conn, who.tenant_id, sid, version)
     if row is None:
-        raise _not_found(sid, version)
+        raise not_found(sid, version)
     if row.status != "approved":
         msg = f"Version {version!r} was never approved; only approved versions can be activated."
         raise ReleaseError(msg, "not-approved", 409)
@@ -147,11 +147,11 @@ def route(conn: Connection, who: Principal, sid: str, candidate: str | None, mod
     """Send ``percent`` of traffic to an approved candidate too (shadow) or instead (split)."""
     current = deployment(conn, who.tenant_id, sid)
     if current is None:
-        raise _not_found(sid)
+        raise not_found(sid)
     if candidate is not None:
         row = _version(conn, who.tenant_id, sid, candidate)
         if row is None:
-            raise _not_found(sid, candidate)
+            raise not_found(sid, candidate)
         if row.status != "approved":
             msg = f"Candidate {candidate!r} is not approved; approve it (four eyes) first."
             raise ReleaseError(msg, "not-approved", 409)
@@ -229,7 +229,7 @@ def list_versions(conn: Connection, tenant: str, sid: str) -> list[dict[str, Any
             strategy_versions.c.tenant_id == tenant, strategy_versions.c.strategy_id == sid))
         .order_by(strategy_versions.c.uploaded_at)).all()
     if not rows:
-        raise _not_found(sid)
+        raise not_found(sid)
     events: dict[str, list[dict[str, Any]]] = {}
     for e in conn.execute(select(release_events).where(and_(
             release_events.c.tenant_id == tenant, release_events.c.strategy_id == sid))
