@@ -40,7 +40,7 @@ def chain(db: Database, new_decision: Callable[..., NewDecision]) -> Iterator[li
 
 
 def _verify(db: Database, tenant: str = TENANT) -> ChainReport:
-    with db.reader.connect() as conn:
+    with db.snapshot() as conn:
         return verify_chain(conn, tenant)
 
 
@@ -187,7 +187,7 @@ def test_records_committed_while_a_chain_is_verified_do_not_break_it(
             appended.extend(log.append_now(new_decision(TENANT)) for _ in range(3))
 
     try:
-        with db.reader.connect() as conn:
+        with db.snapshot() as conn:
             report = verify_chain(conn, TENANT, append_meanwhile)
     finally:
         log.stop()

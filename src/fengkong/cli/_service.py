@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from fengkong.service import Settings, configure_logging
 from fengkong.service._settings import default_data_dir
@@ -182,19 +183,28 @@ def audit_verify(
     """
     db = _open(data_dir, database_url, migrate=False)
     bad = 0
-    with db.reader.connect() as conn:
-        tenants = [tenant] if tenant else tenants_with_chains(conn)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=_err, transient=True) as progress:
-            for t in tenants:
-                task = progress.add_task(f"verifying {t}", total=count_records(conn, t))
-                report = verify_chain(conn, t, functools.partial(progress.advance, task))
-                if report.ok:
-                    typer.echo(f"{t}: ok, {report.records} records, head {report.head_hash}")
-                else:
-                    bad += 1
-                    where = f" (record id {report.bad_id})" if report.bad_id else ""
-                    typer.echo(f"{t}: BROKEN at seq {report.bad_seq}{where}: {report.problem}")
-    db.dispose()
+    try:
+        if not db.has_schema():
+            _err.print("[bold red]error[/]: the database has no fengkong decision log; "
+                       "check --data-dir / --database-url (or run `fengkong db upgrade`).")
+            raise typer.Exit(1)
+        with db.snapshot() as conn:
+            tenants = [tenant] if tenant else tenants_with_chains(conn)
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=_err, transient=True) as progress:
+                for t in tenants:
+                    task = progress.add_task(f"verifying {t}", total=count_records(conn, t))
+                    report = verify_chain(conn, t, functools.partial(progress.advance, task))
+                    if report.ok:
+                        typer.echo(f"{t}: ok, {report.records} records, head {report.head_hash}")
+                    else:
+                        bad += 1
+                        where = f" (record id {report.bad_id})" if report.bad_id else ""
+                        typer.echo(f"{t}: BROKEN at seq {report.bad_seq}{where}: {report.problem}")
+    except SQLAlchemyError as e:
+        _err.print(f"[bold red]error[/]: cannot read the decision log: {type(e).__name__}")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
     if bad:
         raise typer.Exit(1)

@@ -17,7 +17,7 @@ from pathlib import Path
 from fengkong.errors import FengkongError
 
 _PREFIX = "pn1"
-_TOKEN = re.compile(r"^pn1\.[0-9a-f]{8}\.[A-Za-z0-9_-]{27}$")
+_TOKEN = re.compile(r"pn1\.[0-9a-f]{8}\.[A-Za-z0-9_-]{27}")
 _NOT_DIGIT = re.compile(r"\D")
 _SPACE = re.compile(r"[\s\-]")
 
@@ -82,7 +82,7 @@ def mask(kind: str, value: str) -> str:
 
 def is_pseudonym(value: object) -> bool:
     """Whether ``value`` is a pseudonym this module made (of any key)."""
-    return type(value) is str and _TOKEN.match(value) is not None
+    return type(value) is str and _TOKEN.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -121,11 +121,15 @@ class PseudonymKeys:
             return keys
         try:
             doc = json.loads(path.read_text("utf-8"))
-            found = {kid: base64.b64decode(s) for kid, s in doc["keys"].items()}
+            found = {str(kid): base64.b64decode(s, validate=True) for kid, s in doc["keys"].items()}
             current = doc["current"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             msg = f"{path}: not a pseudonym key file ({type(e).__name__})."
             raise PseudonymKeyError(msg) from None
+        short = sorted(kid for kid, secret in found.items() if len(secret) < 32)
+        if short:
+            msg = f"{path}: key(s) {', '.join(short)} are shorter than 32 bytes."
+            raise PseudonymKeyError(msg)
         if current not in found:
             msg = f"{path}: `current` names key {current!r}, which the file does not hold."
             raise PseudonymKeyError(msg)

@@ -91,7 +91,9 @@ def install_error_handlers(app: FastAPI) -> None:
         for err in e.errors():
             kind = err.get("type", "invalid")
             code = "json-invalid" if kind == "json_invalid" else f"invalid-{kind}".replace("_", "-")
-            problems.append({"path": json_path(err.get("loc", ())), "code": code,
+            # A syntax error's location is a character offset, not a path into the document.
+            path = "$" if kind == "json_invalid" else json_path(err.get("loc", ()))
+            problems.append({"path": path, "code": code,
                              "message": err.get("msg", "invalid")})
         status = 400 if any(p["code"] == "json-invalid" for p in problems) else 422
         code = "json-invalid" if status == 400 else "invalid-request"

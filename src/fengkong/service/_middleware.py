@@ -21,8 +21,9 @@ def _metrics(scope: Scope) -> Metrics | None:
     return getattr(service, "metrics", None)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(BaseException):
+    """Raised from ``receive`` past the limit; a BaseException so that a framework's
+    ``except Exception`` around body parsing cannot turn it into a 400."""
 
 
 class RequestContext:
@@ -75,6 +76,12 @@ class RequestContext:
             except _TooLarge:
                 if status[0] == 0:
                     await self._reject(send_with_id, 413)
+            except Exception as e:  # a bug: answered and logged here, with the request's context
+                log.error("unexpected error", exc_info=e)
+                if status[0] == 0:
+                    await _send_error(send_with_id, 500, error_body(
+                        500, "internal",
+                        "Internal error; the request was not completed and nothing was written."))
         finally:
             extra: dict[str, Any] = {
                 "method": scope["method"], "path": scope["path"], "status": status[0],
@@ -92,7 +99,11 @@ class RequestContext:
                               f"The body is larger than the limit of {self.max_body} bytes.")
         else:
             body = error_body(400, "bad-request", "Content-Length is not a number.")
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _send_error(send, status, body)
+
+
+async def _send_error(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -111,7 +111,7 @@ class Registry:
         with self.db.reader.connect() as conn:
             stored = releases.version_files(conn, tenant, sid, version)
         if stored is None:
-            raise ApiError(404, "not-found", f"Strategy {sid!r} version {version!r} does not exist.")
+            raise ApiError(404, "not-found", "No such strategy version.")
         strategy = self.compile_pack(orjson.loads(stored[1]))
         with self._lock:
             return self._compiled.setdefault(key, strategy)
@@ -141,7 +141,7 @@ class Registry:
         route = await self._routes.get((tenant, sid))
         if route is None:
             raise ApiError(404, "unknown-strategy",
-                           f"No deployed strategy {sid!r}: upload and approve a version first.")
+                           "No such deployed strategy: upload and approve a version first.")
         return route
 
 

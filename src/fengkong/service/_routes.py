@@ -32,6 +32,7 @@ from fengkong.store import (
 
 Role = Literal["decide", "author", "approve", "audit", "admin"]
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
+_TEXT = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it at the door
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fk_...`.")
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
@@ -77,11 +78,12 @@ class ApproveBody(_Body):
 
 
 class RollbackBody(_Body):
-    version: str = Field(min_length=1, max_length=64, description="An approved version.")
+    version: str = Field(min_length=1, max_length=64, pattern=_TEXT,
+                         description="An approved version.")
 
 
 class CandidateBody(_Body):
-    version: str | None = Field(None, min_length=1, max_length=64,
+    version: str | None = Field(None, min_length=1, max_length=64, pattern=_TEXT,
                                 description="An approved version; null stops the candidate.")
     mode: Literal["shadow", "split"] = Field(
         "shadow", description="`shadow`: the candidate decides too and is logged, not returned. "
@@ -90,13 +92,14 @@ class CandidateBody(_Body):
 
 
 class KeyBody(_Body):
-    name: str = Field(min_length=1, max_length=128, description="Who or what uses the key.")
+    name: str = Field(min_length=1, max_length=128, pattern=_TEXT,
+                      description="Who or what uses the key.")
     roles: list[Role] = Field(min_length=1, max_length=5)
 
 
 class PackBody(_Body):
-    entry: str = Field("strategy.yaml", min_length=1, max_length=200)
-    files: dict[str, Annotated[str, Field(max_length=1 << 20)]] = Field(
+    entry: str = Field("strategy.yaml", min_length=1, max_length=200, pattern=_TEXT)
+    files: dict[str, Annotated[str, Field(max_length=1 << 20, pattern=_TEXT)]] = Field(
         description="Path in the pack -> file text (strategy, scorecards, model files).")
 
 
@@ -147,9 +150,9 @@ def build_router() -> APIRouter:
 
     @r.get("/decisions", tags=["decisions"], summary="Logged decisions, newest first")
     async def list_(request: Request, who: Annotated[Principal, need("decide", "audit")],
-                    strategy: Annotated[str | None, Query(max_length=64)] = None,
-                    segment: Annotated[str | None, Query(max_length=64)] = None,
-                    outcome: Annotated[str | None, Query(max_length=16)] = None,
+                    strategy: Annotated[str | None, Query(max_length=64, pattern=_TEXT)] = None,
+                    segment: Annotated[str | None, Query(max_length=64, pattern=_TEXT)] = None,
+                    outcome: Annotated[str | None, Query(max_length=16, pattern=_TEXT)] = None,
                     from_: Annotated[dt.datetime | None, Query(alias="from")] = None,
                     to: Annotated[dt.datetime | None, Query()] = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -161,7 +164,7 @@ def build_router() -> APIRouter:
         def run() -> list[Any]:
             with svc.db.reader.connect() as conn:
                 return list_decisions(conn, who.tenant_id, strategy=strategy, segment=segment,
-                                      outcome=outcome, start=_utc(from_), end=_utc(to),
+                                      outcome=outcome, start=from_, end=to,
                                       before_seq=before, limit=limit)
 
         rows = await run_in_threadpool(run)
@@ -294,7 +297,7 @@ def build_router() -> APIRouter:
         svc = service(request)
 
         def run() -> dict[str, Any]:
-            with svc.db.reader.connect() as conn:
+            with svc.db.snapshot() as conn:
                 report = verify_chain(conn, who.tenant_id)
                 total = count_records(conn, who.tenant_id)
             return {"ok": report.ok, "records": total, **report.__dict__}
@@ -350,12 +353,6 @@ def _get(svc: Service, who: Principal, decision_id: str) -> Any:
     return stored
 
 
-def _utc(when: dt.datetime | None) -> dt.datetime | None:
-    if when is None or when.tzinfo is not None:
-        return when
-    return when.replace(tzinfo=dt.UTC)
-
-
 def _pack(content_type: str, body: bytes) -> dict[str, Any]:
     media = content_type.split(";")[0].strip().lower()
     if media in _YAML_TYPES:
@@ -363,6 +360,8 @@ def _pack(content_type: str, body: bytes) -> dict[str, Any]:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise ApiError(400, "bad-encoding", "The strategy must be UTF-8 text.") from None
+        if "\x00" in text:
+            raise ApiError(400, "bad-encoding", "The strategy must not contain NUL characters.")
         return {"entry": "strategy.yaml", "files": {"strategy.yaml": text}}
     if media not in ("application/json", ""):
         raise ApiError(415, "unsupported-media-type",

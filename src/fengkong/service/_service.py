@@ -16,7 +16,7 @@ import orjson
 
 from fengkong.compile import CompiledStrategy
 from fengkong.compile.ir import FieldIR
-from fengkong.core import FixedClock
+from fengkong.core import Clock, FixedClock, SystemClock
 from fengkong.demo import example_pack_dir
 from fengkong.engine import evaluate
 from fengkong.errors import FieldProblem, InputValidationError
@@ -38,7 +38,8 @@ from fengkong.store import (
     releases,
 )
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_SYSTEM = SystemClock()
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _JSON_OPTS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 
@@ -164,7 +165,7 @@ class Service:
         started = time.perf_counter_ns()
         if request_id is None:
             request_id = uuid.uuid4().hex
-        elif not REQUEST_ID.match(request_id):
+        elif not REQUEST_ID.fullmatch(request_id):
             raise ApiError(400, "invalid-request-id", "X-Request-ID must be 1-128 characters of "
                            "letters, digits and . _ : -",
                            [{"path": "header.X-Request-ID", "code": "invalid",
@@ -186,12 +187,13 @@ class Service:
                 chosen = route.candidate
             else:
                 shadow = route.candidate
-        inputs, decision, decision_json = self._evaluate(who, chosen, record)
+        clock = FixedClock(_SYSTEM.now())  # the candidate decides at the same instant
+        inputs, decision, decision_json = self._evaluate(who, chosen, record, clock)
         stored_record: dict[str, Any] = {"inputs": inputs, "decision": decision_json}
         shadow_outcome = None
         if shadow is not None:
             try:
-                shadow_dict, shadow_json = self._evaluate(who, shadow, record)[1:]
+                shadow_dict, shadow_json = self._evaluate(who, shadow, record, clock)[1:]
                 stored_record["shadow"] = shadow_json
                 shadow_outcome = shadow_dict["decision"]
             except ApiError as e:  # the candidate's inputs may differ; its failure is logged
@@ -222,15 +224,15 @@ class Service:
             self.metrics.shadow.labels(sid, shadow.version, shadow_outcome).inc()
         return self._answer(stored, decision_json), False
 
-    def _evaluate(self, who: Principal, strategy: CompiledStrategy, record: dict[str, Any]
-                  ) -> tuple[dict[str, Any], dict[str, Any], orjson.Fragment]:
+    def _evaluate(self, who: Principal, strategy: CompiledStrategy, record: dict[str, Any],
+                  clock: Clock) -> tuple[dict[str, Any], dict[str, Any], orjson.Fragment]:
         """Pseudonymised inputs, the decision, and the decision as (sorted) JSON."""
         problems = unknown_fields(record, strategy.plan.fields)
         inputs, pii = pseudonymise_record(record, strategy.plan.pii_fields, self.pseudonyms,
                                           scope=who.tenant_id)
         problems.extend(pii)
         try:
-            decision = evaluate(strategy, inputs)
+            decision = evaluate(strategy, inputs, clock=clock)
         except InputValidationError as e:
             problems.extend(e.problems)
         if problems:
@@ -279,7 +281,9 @@ class Service:
         if shadow is not None and "decision" in shadow:
             cand = self.registry.compiled(who.tenant_id, shadow["strategy"]["id"],
                                           shadow["strategy"]["version"])
-            redo = orjson.loads(dumps(evaluate(cand, rec["inputs"], clock=FixedClock(at)).to_dict()))
+            shadow_at = dt.datetime.fromisoformat(shadow["evaluated_at"])
+            redo = orjson.loads(dumps(evaluate(cand, rec["inputs"],
+                                               clock=FixedClock(shadow_at)).to_dict()))
             shadow_diff = _diff(shadow, redo, "$.shadow")
             out["shadow_identical"] = not shadow_diff
             out["differences"] += shadow_diff

@@ -44,6 +44,9 @@ def verify_chain(conn: Connection, tenant: str,
                  progress: Callable[[int], None] | None = None) -> ChainReport:
     """Walk ``tenant``'s chain from the first record and stop at the first that does not fit.
 
+    Run it on a connection from :meth:`Database.snapshot` so that decisions appended
+    meanwhile are not seen half (the head without its records, or the reverse).
+
     Detects an edited record (its hash no longer matches its content), a deleted,
     inserted or reordered record (a gap in the sequence or a previous-hash that
     does not match) and records cut off the end (the chain head says more).
@@ -57,6 +60,9 @@ def verify_chain(conn: Connection, tenant: str,
         return ChainReport(tenant, count, head_seq, head_hash, problem, seq, rid)
 
     for d in iter_chain(conn, tenant):
+        if head is not None and d.seq > head_seq:
+            return bad(f"record {d.seq} is beyond the chain head ({head_seq}): it was added "
+                       "outside the log", d.seq, d.id)
         if d.seq != expected_seq:
             return bad(f"record {expected_seq} is missing: the chain goes from "
                        f"{expected_seq - 1} to {d.seq} (a record was deleted)", d.seq, d.id)

@@ -9,13 +9,15 @@ the writer.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 from fengkong.errors import FengkongError
@@ -88,6 +90,24 @@ class Database:
             cfg.set_main_option("script_location", str(_MIGRATIONS))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only transaction that sees one consistent state of the database."""
+        with self.reader.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def has_schema(self) -> bool:
+        """Whether the store's tables exist (a SQLite file is not created to find out)."""
+        if self.dialect == "sqlite":
+            path = make_url(self.url).database
+            if not path or not Path(path).exists():
+                return False
+        with self.reader.connect() as conn:
+            return inspect(conn).has_table("chain_heads")
 
     def ping(self) -> None:
         """Raise if the database does not answer."""

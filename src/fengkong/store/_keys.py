@@ -22,8 +22,8 @@ from fengkong.store._db import utcnow
 from fengkong.store._tables import api_keys, tenants
 
 ROLES = ("decide", "author", "approve", "audit", "admin")
-TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_KEY = re.compile(r"^fk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+TENANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_KEY = re.compile(r"fk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 
 
 class KeyRequestError(FengkongError):
@@ -48,7 +48,7 @@ def _hash(secret: str) -> str:
 
 def ensure_tenant(conn: Connection, tenant: str) -> None:
     """Create the tenant if it does not exist yet."""
-    if not TENANT_PATTERN.match(tenant):
+    if not TENANT_PATTERN.fullmatch(tenant):
         msg = (f"Tenant {tenant!r} is not a valid id: lower-case letters, digits, '-' and '_', "
                "at most 64 characters.")
         raise KeyRequestError(msg)
@@ -80,7 +80,7 @@ def create_key(conn: Connection, tenant: str, roles: list[str] | tuple[str, ...]
 
 def authenticate(conn: Connection, key: str) -> Principal | None:
     """The principal of a valid, unrevoked key; None for anything else."""
-    m = _KEY.match(key)
+    m = _KEY.fullmatch(key)
     if m is None:
         return None
     row = conn.execute(select(api_keys).where(api_keys.c.id == m.group(1))).one_or_none()

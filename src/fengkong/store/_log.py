@@ -100,6 +100,11 @@ def from_row(row: Row[Any], *, existing: bool = False) -> StoredDecision:
         hash=m["hash"], existing=existing)
 
 
+def _as_utc(when: dt.datetime) -> dt.datetime:
+    # Times are stored in UTC (SQLite keeps no offset): compare in UTC too.
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
 def _utc(when: dt.datetime) -> dt.datetime:
     return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
@@ -249,7 +254,7 @@ def append_decisions(conn: Connection, items: Sequence[NewDecision]
             if old is not None:
                 results[i] = (replace(old, existing=True) if old.input_hash == item.input_hash
                               else RequestIdReused(
-                                  f"Request id {item.request_id!r} was used for another input."))
+                                  "The request id was used before for another input."))
                 continue
             seq += 1
             digest = record_hash(item, seq, prev)
@@ -310,9 +315,9 @@ def list_decisions(conn: Connection, tenant: str, *, strategy: str | None = None
     if outcome is not None:
         where.append(decisions.c.outcome == outcome)
     if start is not None:
-        where.append(decisions.c.decided_at >= start)
+        where.append(decisions.c.decided_at >= _as_utc(start))
     if end is not None:
-        where.append(decisions.c.decided_at < end)
+        where.append(decisions.c.decided_at < _as_utc(end))
     if before_seq is not None:
         where.append(decisions.c.seq < before_seq)
     rows = conn.execute(select(decisions).where(and_(*where))

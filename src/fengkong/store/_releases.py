@@ -60,8 +60,9 @@ def _version(conn: Connection, tenant: str, sid: str, version: str) -> Any:
 
 
 def not_found(sid: str, version: str | None = None) -> ReleaseError:
-    what = f"Strategy {sid!r}" + (f" version {version!r}" if version is not None else "")
-    return ReleaseError(f"{what} does not exist.", "not-found", 404)
+    # Names come from the caller: the message does not repeat them.
+    what = "No such strategy version." if version is not None else "No such strategy."
+    return ReleaseError(what, "not-found", 404)
 
 
 def upload(conn: Connection, tenant: str, sid: str, version: str, digest: str, files: str,
@@ -74,8 +75,8 @@ def upload(conn: Connection, tenant: str, sid: str, version: str, digest: str, f
     row = _version(conn, tenant, sid, version)
     if row is not None:
         if row.digest != digest:
-            msg = (f"Strategy {sid!r} version {version!r} exists with other content; "
-                   "versions are immutable: raise `version` in the file.")
+            msg = ("This strategy version exists with other content; versions are immutable: "
+                   "raise `version` in the file.")
             raise ReleaseError(msg, "version-exists", 409)
         return dict(row._mapping), False
     values = {"tenant_id": tenant, "strategy_id": sid, "version": version, "digest": digest,
@@ -94,7 +95,7 @@ def approve(conn: Connection, who: Principal, sid: str, version: str, *,
     if row is None:
         raise not_found(sid, version)
     if row.status == "approved":
-        msg = f"Version {version!r} is already approved; activate it with a rollback or route."
+        msg = "The version is already approved; activate it with a rollback or a candidate route."
         raise ReleaseError(msg, "already-approved", 409)
     uploader = conn.execute(select(api_keys.c.name).where(api_keys.c.id == row.uploaded_by)
                             ).scalar_one_or_none()
@@ -137,7 +138,7 @@ def rollback(conn: Connection, who: Principal, sid: str, version: str) -> None:
     if row is None:
         raise not_found(sid, version)
     if row.status != "approved":
-        msg = f"Version {version!r} was never approved; only approved versions can be activated."
+        msg = "The version was never approved; only approved versions can be activated."
         raise ReleaseError(msg, "not-approved", 409)
     _activate(conn, who.tenant_id, sid, version, who.key_id, "rollback")
 
@@ -153,10 +154,10 @@ def route(conn: Connection, who: Principal, sid: str, candidate: str | None, mod
         if row is None:
             raise not_found(sid, candidate)
         if row.status != "approved":
-            msg = f"Candidate {candidate!r} is not approved; approve it (four eyes) first."
+            msg = "The candidate version is not approved; approve it (four eyes) first."
             raise ReleaseError(msg, "not-approved", 409)
         if candidate == current.active_version:
-            msg = f"Version {candidate!r} is already the active version."
+            msg = "The candidate version is already the active version."
             raise ReleaseError(msg, "candidate-active", 409)
     conn.execute(update(deployments).where(and_(
         deployments.c.tenant_id == who.tenant_id, deployments.c.strategy_id == sid)).values(
