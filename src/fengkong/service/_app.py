@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,12 +12,13 @@ from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
+from starlette.routing import Route
 
 from fengkong._version import __version__
 from fengkong.privacy import PseudonymKeys
 from fengkong.service._errors import ApiError, install_error_handlers
 from fengkong.service._middleware import RequestContext
-from fengkong.service._routes import build_router, json
+from fengkong.service._routes import DECIDE_PATH, build_router, decide_endpoint, json
 from fengkong.service._service import Service
 from fengkong.service._settings import Settings
 from fengkong.store import Database
@@ -43,6 +45,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = await run_in_threadpool(_open, settings)
         app.state.service = svc
+        # What start-up made (modules, compiled strategies) lives as long as the process:
+        # keep it out of the collector's full passes, which otherwise stall requests.
+        gc.collect()
+        gc.freeze()
         log.info("service started", extra={"database": svc.db.dialect,
                                            "data_dir": str(settings.data_dir)})
         try:
@@ -79,7 +85,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(RequestContext, max_body=settings.max_body_bytes)
+    app.openapi()  # the document is made from the declared routes, before the swap below
+    _serve_lean(app, DECIDE_PATH, "POST", decide_endpoint)
     return app
+
+
+def _serve_lean(app: FastAPI, path: str, method: str,
+                endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+    """Put a plain Starlette route for one documented operation ahead of the others.
+
+    Routes match in order, so the lean route answers; the FastAPI declaration of the
+    same operation (which calls the same endpoint) stays for the OpenAPI document.
+    """
+    app.router.routes.insert(0, Route(path, endpoint, methods=[method]))
 
 
 def _open(settings: Settings) -> Service:

@@ -46,6 +46,12 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str = "info") -> None:
     """Send fengkong's and the server's logs to stderr as JSON lines."""
+    # Records need no source line, thread or process names: skip finding them (see
+    # "Optimization" in the logging documentation).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     for name in ("fengkong", "uvicorn", "uvicorn.error"):

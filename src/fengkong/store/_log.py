@@ -28,6 +28,7 @@ import orjson
 from sqlalchemy import Connection, Row, and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from fengkong.errors import FengkongError
 from fengkong.store._db import Database
@@ -197,9 +198,16 @@ class DecisionLog:
             self._write_batch(batch)
 
     def _write_batch(self, batch: list[tuple[NewDecision, Callback]]) -> None:
+        items = [item for item, _ in batch]
         try:
-            with self.db.writer.begin() as conn:
-                results = append_decisions(conn, [item for item, _ in batch])
+            try:
+                # Optimistic: request ids are new unless a client retries; the unique index
+                # says when one is not, and the batch is then written again, looking first.
+                with self.db.writer.begin() as conn:
+                    results = append_decisions(conn, items, check_existing=False)
+            except IntegrityError:
+                with self.db.writer.begin() as conn:
+                    results = append_decisions(conn, items, check_existing=True)
         except Exception as e:  # the whole transaction rolled back: nobody is acknowledged
             log.warning("decision log batch failed", extra={"records": len(batch),
                                                             "error": type(e).__name__})
@@ -228,25 +236,30 @@ def _settle(future: asyncio.Future[StoredDecision], result: StoredDecision | Bas
         future.set_result(result)
 
 
-def append_decisions(conn: Connection, items: Sequence[NewDecision]
-                     ) -> list[StoredDecision | RequestIdReused]:
+def append_decisions(conn: Connection, items: Sequence[NewDecision], *,
+                     check_existing: bool = True) -> list[StoredDecision | RequestIdReused]:
     """Append ``items`` to their tenants' chains inside the caller's transaction.
 
     A request id already in the log (or earlier in ``items``) gives back the stored
     decision when the input is the same and :class:`RequestIdReused` when it is not.
+    With ``check_existing=False`` the log is not searched first: a request id already
+    logged then fails the insert (``IntegrityError``) and nothing is written.
     """
     results: list[StoredDecision | RequestIdReused | None] = [None] * len(items)
     by_tenant: dict[str, list[int]] = {}
     for i, item in enumerate(items):
         by_tenant.setdefault(item.tenant_id, []).append(i)
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    head_query = select(chain_heads.c.seq, chain_heads.c.hash).with_for_update()
     for tenant, idxs in sorted(by_tenant.items()):
-        conn.execute(insert(chain_heads).values(tenant_id=tenant, seq=0, hash=GENESIS)
-                     .on_conflict_do_nothing(index_elements=["tenant_id"]))
-        head = conn.execute(select(chain_heads.c.seq, chain_heads.c.hash)
-                            .where(chain_heads.c.tenant_id == tenant).with_for_update()).one()
+        head = conn.execute(head_query.where(chain_heads.c.tenant_id == tenant)).one_or_none()
+        if head is None:  # the tenant's first decision
+            conn.execute(insert(chain_heads).values(tenant_id=tenant, seq=0, hash=GENESIS)
+                         .on_conflict_do_nothing(index_elements=["tenant_id"]))
+            head = conn.execute(head_query.where(chain_heads.c.tenant_id == tenant)).one()
         seq, prev = head.seq, head.hash
-        found = _existing(conn, tenant, {items[i].request_id for i in idxs})
+        found = (_existing(conn, tenant, {items[i].request_id for i in idxs})
+                 if check_existing else {})
         rows: list[dict[str, Any]] = []
         for i in idxs:
             item = items[i]
