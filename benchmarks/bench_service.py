@@ -33,8 +33,8 @@ the load generator, and the whole machine, so "other load" (other processes on t
 shared VM) is shown for each run.
 
 Usage:
-    .venv/bin/python benchmarks/bench_service.py             # report run (~10 min)
-    .venv/bin/python benchmarks/bench_service.py --quick     # smoke run (~2 min)
+    .venv/bin/python benchmarks/bench_service.py             # report run (8-13 min)
+    .venv/bin/python benchmarks/bench_service.py --quick     # smoke run (~1 min)
     .venv/bin/python benchmarks/bench_service.py --backends sqlite --workers 1 --json out.json
 """
 
@@ -292,6 +292,21 @@ def _get(url: str, timeout: float = 2.0) -> int:
         return int(e.code)
 
 
+def log_counters(server: Server) -> tuple[float, float] | None:
+    """(commits, records) of the decision-log writer from ``/metrics`` (one worker only)."""
+    if server.workers != 1:
+        return None
+    try:
+        with urllib.request.urlopen(server.base + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    found = dict(re.findall(r"^(fengkong_log_(?:commits|records)) ([\d.e+]+)$", text, re.M))
+    if len(found) != 2:
+        return None
+    return float(found["fengkong_log_commits"]), float(found["fengkong_log_records"])
+
+
 def start_server(b: Backend, workers: int, extra_env: dict[str, str] | None = None,
                  timeout: float = 120.0) -> Server:
     """Start the service on a free loopback port and wait until ``/readyz`` answers 200."""
@@ -451,6 +466,7 @@ def run_openloop(server: Server, path: str, body_file: Path, key: str, rate: flo
 
 def measured(server: Server, b: Backend, fn: Any) -> dict[str, Any]:
     """Run ``fn()`` (a load run) and add the CPU every party used meanwhile."""
+    log0 = log_counters(server)
     db_pids0 = b.db_pids()
     db0 = {p: proc_cpu(p) for p in db_pids0}
     srv0, loop0 = server.cpu()
@@ -463,6 +479,7 @@ def measured(server: Server, b: Backend, fn: Any) -> dict[str, Any]:
     mb1, mt1 = machine_jiffies()
     gen = children_cpu() - gen0
     me = self_cpu() - me0
+    log1 = log_counters(server)
     db_ticks = 0
     for p in set(db_pids0) | set(b.db_pids()):
         now = proc_cpu(p)
@@ -481,6 +498,9 @@ def measured(server: Server, b: Backend, fn: Any) -> dict[str, Any]:
         "db_cpu_us": db / handled * 1e6 if b.pg_db else float("nan"),
         "generator_cpu_us": gen / max(1, n_gen) * 1e6,
         "machine_busy": busy / total if total else float("nan"),
+        "log_commits": log1[0] - log0[0] if log0 and log1 else float("nan"),
+        "per_commit": ((log1[1] - log0[1]) / (log1[0] - log0[0])
+                       if log0 and log1 and log1[0] > log0[0] else float("nan")),
         "other_load": max(0.0, busy - srv - db - gen - me) / total if total else float("nan"),
     })
     return r
@@ -568,7 +588,7 @@ def quiet_run(server: Server, b: Backend, job: Any, quiet: h.Quiet, *, decide: b
             break
         if best is None or r["other_load"] < best["other_load"]:
             best = r
-        if not r["other_load"] >= quiet.threshold:
+        if quiet.threshold <= 0 or not r["other_load"] >= quiet.threshold:
             break
         print(f"   (other load {r['other_load']:.2f} during the run: measuring again)",
               flush=True)
@@ -592,6 +612,8 @@ def line(r: dict[str, Any]) -> str:
     extra = ""
     if "logged" in r:
         extra = f"  logged {r['logged']:,} vs 200s {r['ok']:,}: {r['durable']}"
+        if r["per_commit"] == r["per_commit"]:
+            extra += f"  {r['per_commit']:.1f} decisions/commit"
     if "send_lag_p99_ms" in r:
         extra += f"  send lag p99 {r['send_lag_p99_ms']:.2f} ms"
     return (f"   {r['endpoint']:10s} {r['load']:14s} {r['per_s']:9,.0f}/s  p50 {r['p50_ms']:7.2f} ms"
@@ -611,8 +633,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     noop = {(r["config"], r["load"]): r for r in rows if r["endpoint"] == "noop floor"}
     out = ["| backend, workers | endpoint | load | req/s | p50 ms | p99 ms | p99.9 ms | errors | "
            "decide / noop req/s | server CPU µs/req (event loop) | PostgreSQL CPU µs/req | "
-           "generator CPU µs/req | logged = 200s | other load |",
-           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+           "decisions per commit | generator CPU µs/req | logged = 200s | other load |",
+           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         ratio = "–"
         base = noop.get((r["config"], r["load"]))
@@ -622,7 +644,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['config']} | {r['endpoint']} | {r['load']} | {_f(r['per_s'])} | "
             f"{_f(r['p50_ms'], 2)} | {_f(r['p99_ms'], 2)} | {_f(r['p999_ms'], 2)} | "
             f"{r['errors']} | {ratio} | {_f(r['server_cpu_us'])} ({_f(r['loop_cpu_us'])}) | "
-            f"{_f(r['db_cpu_us'])} | {_f(r['generator_cpu_us'])} | {r.get('durable', '–')} | "
+            f"{_f(r['db_cpu_us'])} | {_f(r['per_commit'], 1)} | {_f(r['generator_cpu_us'])} | "
+            f"{r.get('durable', '–')} | "
             f"{_f(r['other_load'], 2)} |")
     return "\n".join(out)
 
