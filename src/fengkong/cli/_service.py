@@ -82,6 +82,9 @@ def serve(
     with db.reader.connect() as conn:
         has_keys = bool(list_keys(conn, tenant))
     db.dispose()
+    if workers > 1 and db.dialect == "sqlite":
+        _err.print("[yellow]warning[/]: several workers on SQLite take turns on its one write "
+                   "lock and answer slower than one; use PostgreSQL for more than one worker.")
     os.environ.update(settings.to_env())
     configure_logging(log_level)
     if not has_keys:
