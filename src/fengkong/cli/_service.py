@@ -86,6 +86,7 @@ def serve(
         _err.print("[yellow]warning[/]: several workers on SQLite take turns on its one write "
                    "lock and answer slower than one; use PostgreSQL for more than one worker.")
     os.environ.update(settings.to_env())
+    os.environ["FENGKONG_LOG_LEVEL"] = log_level  # for the worker processes
     configure_logging(log_level)
     if not has_keys:
         _err.print(f"Tenant [bold]{tenant}[/] has no API keys yet; create one with\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from starlette.routing import Route
 from fengkong._version import __version__
 from fengkong.privacy import PseudonymKeys
 from fengkong.service._errors import ApiError, install_error_handlers
+from fengkong.service._logging import configure_logging
 from fengkong.service._middleware import RequestContext
 from fengkong.service._routes import DECIDE_PATH, build_router, decide_endpoint, json
 from fengkong.service._service import Service
@@ -110,5 +112,10 @@ def _open(settings: Settings) -> Service:
 
 
 def app_from_env() -> Any:
-    """The app for ``uvicorn --factory fengkong.service:app_from_env`` (settings from env)."""
+    """The app for ``uvicorn --factory fengkong.service:app_from_env`` (settings from env).
+
+    Each worker process calls this, so it also sets up the JSON logs there
+    (``FENGKONG_LOG_LEVEL``, default ``info``).
+    """
+    configure_logging(os.environ.get("FENGKONG_LOG_LEVEL", "info"))
     return create_app(Settings.from_env())
