@@ -12,10 +12,12 @@ For each backend (SQLite in a fresh temporary data dir; PostgreSQL in a fresh da
 on 127.0.0.1:5432, dropped afterwards) and each worker count, both endpoints are loaded
 three ways:
 
-* **8 and 64 connections, saturation**: ``wrk -t1 --latency`` with
+* **8, 32 and 64 connections, saturation**: ``wrk -t1 --latency`` with
   ``wrk_decide.lua`` (closed loop: each connection sends its next request when the
-  answer came). One wrk thread: at these rates it needs 3-15 % of one core, and a
-  second thread only adds a competitor for the server's two cores;
+  answer came). One wrk thread: at these rates it needs 5-37 % of one core, and a
+  second thread only adds a competitor for the server's two cores. The goals name 8
+  and 64 connections; 32 sits between them (by Little's law, 64 connections with
+  p99 <= 25 ms need more than 2,560 decisions/s);
 * **1,000 requests/s, fixed rate**: ``_openloop.py``, an open-loop generator
   (asyncio, raw keep-alive HTTP/1.1, 64 connections). Latency counts from each
   request's intended send time, so queueing is not hidden (no coordinated omission).
@@ -33,7 +35,7 @@ the load generator, and the whole machine, so "other load" (other processes on t
 shared VM) is shown for each run.
 
 Usage:
-    .venv/bin/python benchmarks/bench_service.py             # report run (8-13 min)
+    .venv/bin/python benchmarks/bench_service.py             # report run (7-10 min)
     .venv/bin/python benchmarks/bench_service.py --quick     # smoke run (~1 min)
     .venv/bin/python benchmarks/bench_service.py --backends sqlite --workers 1 --json out.json
 """
@@ -80,6 +82,7 @@ GOAL_SATURATION_PER_S = 2000.0
 GOAL_SATURATION_P99_MS = 25.0
 GOAL_FIXED_RATE = 1000.0
 GOAL_FIXED_P99_MS = 10.0
+GOAL_CONNS = (8, 64)  # the connection counts the goals name; others are shown, not judged
 
 
 # -- processes and CPU ----------------------------------------------------------------------
@@ -510,12 +513,10 @@ def measured(server: Server, b: Backend, fn: Any) -> dict[str, Any]:
 class Config:
     backend: str
     workers: int
-    gc_freeze: bool = False
 
     @property
     def label(self) -> str:
-        return f"{self.backend}, {self.workers} worker{'s' if self.workers > 1 else ''}" + (
-            " + gc.freeze()" if self.gc_freeze else "")
+        return f"{self.backend}, {self.workers} worker{'s' if self.workers > 1 else ''}"
 
 
 def run_config(cfg: Config, args: Any, wrk: str, root: Path, body_file: Path, body: bytes,
@@ -525,14 +526,13 @@ def run_config(cfg: Config, args: Any, wrk: str, root: Path, body_file: Path, bo
     with backend(cfg.backend, root) as b:
         key = create_key(b)
         env_info.setdefault("databases", {})[cfg.backend] = b.server_version()
-        extra = {"FENGKONG_BENCH_GC_FREEZE": "1"} if cfg.gc_freeze else {}
-        server = start_server(b, cfg.workers, extra)
+        server = start_server(b, cfg.workers)
         try:
             check_server(server, body, key)
             print(f"\n== {cfg.label}: correctness ok (answer logged, == evaluate() on the logged inputs); "
                   f"server pid {server.proc.pid}, port {server.port}", flush=True)
-            loads: list[tuple[str, int | None]] = [("8 conns", 8), ("64 conns", 64),
-                                                   (f"{args.rate:,.0f}/s fixed", None)]
+            loads: list[tuple[str, int | None]] = [(f"{c} conns", c) for c in args.conns]
+            loads.append((f"{args.rate:,.0f}/s fixed", None))
             for endpoint, path in (("noop floor", NOOP_PATH), ("decide", DECIDE_PATH)):
                 run_wrk(wrk, server, path, body_file, key, 8, args.warmup_seconds,
                         args.wrk_threads, f"warm-{uuid.uuid4().hex[:8]}")
@@ -552,7 +552,7 @@ def run_config(cfg: Config, args: Any, wrk: str, root: Path, body_file: Path, bo
                     r = quiet_run(server, b, job, quiet, decide=endpoint == "decide",
                                   exact=conns is None)
                     r.update({"config": cfg.label, "backend": cfg.backend,
-                              "workers": cfg.workers, "gc_freeze": cfg.gc_freeze,
+                              "workers": cfg.workers,
                               "endpoint": endpoint, "load": load})
                     rows.append(r)
                     print(line(r), flush=True)
@@ -670,11 +670,17 @@ def cost_table(rows: list[dict[str, Any]]) -> str:
 
 
 def goals(rows: list[dict[str, Any]]) -> tuple[str, bool]:
-    """Goal vs measured for the default server (1 worker), per backend; 2 workers shown too."""
-    out = ["| goal | backend, workers | measured | target | verdict |", "|---|---|---:|---:|---|"]
+    """Goal vs measured for the default server (1 worker), per backend; 2 workers shown too.
+
+    Only 1-worker rows at the goal loads (8 and 64 connections, the fixed rate) decide
+    "all goals met"; other connection counts get the same verdict, marked as such. The
+    margin is measured / target for each part of a goal: a rate above 1.00× and a p99
+    below 1.00× meet it.
+    """
+    out = ["| goal | backend, workers | measured | target | margin (measured / target) | "
+           "verdict |", "|---|---|---:|---:|---|---|"]
     all_met = True
-    configs = sorted({(r["backend"], r["workers"], r["config"]) for r in rows
-                      if not r["gc_freeze"]})
+    configs = sorted({(r["backend"], r["workers"], r["config"]) for r in rows})
     for _backend, workers, cfg in configs:
         sat = [r for r in rows if r["config"] == cfg and r["endpoint"] == "decide"
                and "conns" in r["load"]]
@@ -688,20 +694,32 @@ def goals(rows: list[dict[str, Any]]) -> tuple[str, bool]:
                 parts.append(f"rate {GOAL_SATURATION_PER_S / r['per_s']:.2f}× short")
             if r["p99_ms"] > GOAL_SATURATION_P99_MS:
                 parts.append(f"p99 {r['p99_ms'] / GOAL_SATURATION_P99_MS:.2f}× over")
-            if r["errors"]:
+            if r["errors"] or r["durable"].startswith("FAIL"):
                 parts.append("errors")
-            out.append(f"| saturation, {r['load']} | {cfg} | {r['per_s']:,.0f}/s, p99 "
+            judged = r["conns"] in GOAL_CONNS
+            out.append(f"| saturation, {r['load']}{'' if judged else ' (not a goal load)'} | "
+                       f"{cfg} | {r['per_s']:,.0f}/s, p99 "
                        f"{r['p99_ms']:.1f} ms | ≥ {GOAL_SATURATION_PER_S:,.0f}/s, p99 ≤ "
-                       f"{GOAL_SATURATION_P99_MS:g} ms | "
+                       f"{GOAL_SATURATION_P99_MS:g} ms | rate "
+                       f"{r['per_s'] / GOAL_SATURATION_PER_S:.2f}×, p99 "
+                       f"{r['p99_ms'] / GOAL_SATURATION_P99_MS:.2f}× | "
                        f"{'met' if ok else 'missed (' + ', '.join(parts) + ')'} |")
-            if workers == 1:
+            if workers == 1 and judged:
                 all_met &= ok
         for r in fixed:
             ok = (r["p99_ms"] <= GOAL_FIXED_P99_MS and r["errors"] == 0
                   and r["per_s"] >= 0.99 * GOAL_FIXED_RATE and r["durable"] == "ok")
+            parts = []
+            if r["p99_ms"] > GOAL_FIXED_P99_MS:
+                parts.append(f"p99 {r['p99_ms'] / GOAL_FIXED_P99_MS:.2f}× over")
+            if r["per_s"] < 0.99 * GOAL_FIXED_RATE:
+                parts.append("rate not held")
+            if r["errors"] or r["durable"] != "ok":
+                parts.append("errors")
             out.append(f"| fixed {GOAL_FIXED_RATE:,.0f}/s | {cfg} | {r['per_s']:,.0f}/s, p99 "
-                       f"{r['p99_ms']:.1f} ms | p99 ≤ {GOAL_FIXED_P99_MS:g} ms | "
-                       f"{'met' if ok else h.verdict(r['p99_ms'], GOAL_FIXED_P99_MS, at_most=True)} |")
+                       f"{r['p99_ms']:.1f} ms | p99 ≤ {GOAL_FIXED_P99_MS:g} ms | p99 "
+                       f"{r['p99_ms'] / GOAL_FIXED_P99_MS:.2f}× | "
+                       f"{'met' if ok else 'missed (' + ', '.join(parts) + ')'} |")
             if workers == 1:
                 all_met &= ok
     return "\n".join(out), all_met
@@ -727,9 +745,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 s per load, 1 worker")
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--workers", default=None, help="comma-separated (default 1,2; quick: 1)")
-    ap.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=None,
-                    help="also run 1 worker with gc.freeze() after start-up (an experiment "
-                         "done by service_app.py, not the product; default on, off with --quick)")
+    ap.add_argument("--conns", default="8,32,64",
+                    help="comma-separated wrk connection counts (default 8,32,64)")
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds per load")
     ap.add_argument("--rate", type=float, default=GOAL_FIXED_RATE, help="fixed request rate")
     ap.add_argument("--wrk-threads", type=int, default=1)
@@ -743,7 +760,7 @@ def main(argv: list[str] | None = None) -> int:
     args.warmup_seconds = 1.0 if args.quick else 2.0
     args.openloop_warmup = 1.0 if args.quick else 2.0
     workers = [int(w) for w in (args.workers or ("1" if args.quick else "1,2")).split(",")]
-    gc_freeze = (not args.quick) if args.gc_freeze is None else args.gc_freeze
+    args.conns = [int(c) for c in args.conns.split(",") if c.strip()]
     backends = [s.strip() for s in args.backends.split(",") if s.strip()]
     quiet = h.quiet_from(args)
 
@@ -765,8 +782,6 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(env, indent=1), flush=True)
 
     configs = [Config(bk, w) for bk in backends for w in workers]
-    if gc_freeze and 1 in workers:
-        configs += [Config(bk, 1, gc_freeze=True) for bk in backends]
     rows: list[dict[str, Any]] = []
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="fk-bench-service-") as tmp:

@@ -1,12 +1,15 @@
 """The decision service as ``fengkong serve`` runs it, plus one no-op route: the HTTP floor.
 
-``create_app`` is the service's own app (``fengkong.service.create_app`` with settings
-from the environment, exactly what ``fengkong serve`` loads) with one extra route,
+``create_app`` is the service's own app (``fengkong.service.app_from_env()``, exactly
+what ``fengkong serve`` loads in every worker process: settings from the environment,
+JSON logs set up) with one extra route,
 ``POST /bench/noop``. That route reads the request body and answers a small JSON
 object through the same middleware, so load on it measures HTTP parsing, uvicorn,
 Starlette/FastAPI routing and the request middleware (id, body limit, one log line),
-without the engine and the decision log. The route exists only in this module; the
-service in ``src/`` has no benchmark routes.
+without the engine and the decision log. It is declared like the service's other
+FastAPI routes (after them, with a ``Request`` parameter and no dependencies); the
+decide route is a plain Starlette route placed first. The route exists only in this
+module; the service in ``src/`` has no benchmark routes.
 
 ``main`` starts the server through the real ``fengkong serve`` command (option
 parsing, database check and migration, environment, JSON logging, and its
@@ -15,12 +18,6 @@ only the app it imports to ``service_app:create_app``::
 
     .venv/bin/python benchmarks/service_app.py --port 8000 --data-dir /tmp/d [--database-url URL]
         [--workers N] [--log-level info]
-
-Experiment: with ``FENGKONG_BENCH_GC_FREEZE=1`` each server process calls
-``gc.collect(); gc.freeze()`` once the service has started (the product does not),
-so the objects made at start-up (imports, compiled strategy, app) are left out of
-every later collection. ``bench_service.py`` runs this as a separate, labelled
-configuration.
 
 Profiling: with ``FENGKONG_BENCH_CPROFILE=/path/prefix`` each server process runs
 under ``cProfile`` (event-loop thread only) and writes ``<prefix>.<pid>.prof`` when it
@@ -44,12 +41,11 @@ _SERVE_APP = "fengkong.service:app_from_env"
 
 
 def create_app() -> Any:
-    """The service's app (settings from ``FENGKONG_*``) with ``POST /bench/noop`` added."""
-    from fengkong.service import Settings
-    from fengkong.service import create_app as create_service_app
+    """The service's app (``app_from_env()``) with ``POST /bench/noop`` added."""
+    from fengkong.service import app_from_env
     from fengkong.service._routes import json
 
-    app = create_service_app(Settings.from_env())
+    app = app_from_env()
 
     @app.post(NOOP_PATH, include_in_schema=False)
     async def noop(request: Request) -> Response:
@@ -57,16 +53,14 @@ def create_app() -> Any:
         return json({"ok": True, "bytes": len(body)})
 
     prefix = os.environ.get("FENGKONG_BENCH_CPROFILE")
-    freeze = os.environ.get("FENGKONG_BENCH_GC_FREEZE") == "1"
-    if prefix or freeze:
-        _wrap_lifespan(app, prefix, freeze=freeze)
+    if prefix:
+        _wrap_lifespan(app, prefix)
     return app
 
 
-def _wrap_lifespan(app: Any, prefix: str | None, *, freeze: bool) -> None:
-    """After the service started: ``gc.freeze()`` and/or cProfile until shutdown."""
+def _wrap_lifespan(app: Any, prefix: str) -> None:
+    """cProfile from the end of the service's start-up until shutdown."""
     import cProfile
-    import gc
     from contextlib import asynccontextmanager
 
     inner = app.router.lifespan_context
@@ -74,18 +68,13 @@ def _wrap_lifespan(app: Any, prefix: str | None, *, freeze: bool) -> None:
     @asynccontextmanager
     async def lifespan(a: Any) -> Any:
         async with inner(a) as state:
-            if freeze:  # an experiment: start-up objects are never scanned by the GC again
-                gc.collect()
-                gc.freeze()
-            prof = cProfile.Profile() if prefix else None
-            if prof is not None:
-                prof.enable()
+            prof = cProfile.Profile()
+            prof.enable()
             try:
                 yield state
             finally:
-                if prof is not None:
-                    prof.disable()
-                    prof.dump_stats(f"{prefix}.{os.getpid()}.prof")
+                prof.disable()
+                prof.dump_stats(f"{prefix}.{os.getpid()}.prof")
 
     app.router.lifespan_context = lifespan
 
