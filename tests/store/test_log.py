@@ -270,3 +270,45 @@ def test_list_decisions_filters_and_pages(db: Database, log: DecisionLog,
     assert {d.outcome for d in declines} == {"decline"}
     assert sorted(d.id for d in declines) == sorted(s.id for s in stored if s.outcome == "decline")
     assert [d.seq for d in late] == [12, 11, 10]
+
+
+def test_two_writers_on_one_database_keep_one_chain(
+        db: Database, new_decision: Callable[..., NewDecision]) -> None:
+    """Two servers' log writers append to one tenant in turn: each finds the head moved by
+    the other, reads it again, and the chain stays whole and gapless."""
+    first, second = DecisionLog(db), DecisionLog(db)
+    first.start()
+    second.start()
+    try:
+        stored = []
+        for i in range(30):
+            writer = first if i % 3 else second
+            stored.append(writer.append_now(new_decision("bank_a")))
+    finally:
+        first.stop()
+        second.stop()
+    assert [s.seq for s in stored] == list(range(1, 31))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(stored))
+    with db.snapshot() as conn:
+        report = verify_chain(conn, "bank_a")
+    assert report.ok, report.problem
+    assert report.records == 30
+
+
+def test_two_writers_appending_at_once_keep_one_chain(
+        db: Database, new_decision: Callable[..., NewDecision]) -> None:
+    writers = [DecisionLog(db), DecisionLog(db)]
+    for w in writers:
+        w.start()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            stored = list(pool.map(lambda i: writers[i % 2].append_now(new_decision("bank_a")),
+                                   range(400)))
+    finally:
+        for w in writers:
+            w.stop()
+    assert sorted(s.seq for s in stored) == list(range(1, 401))
+    with db.snapshot() as conn:
+        report = verify_chain(conn, "bank_a")
+    assert report.ok, report.problem
+    assert report.records == 400

@@ -10,6 +10,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -48,11 +49,19 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj, option=_JSON_OPTS)
 
 
-_SHAPES: dict[int, tuple[tuple[FieldIR, ...], frozenset[str], dict[str, Any]]] = {}
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """One level of the declared input objects: its keys, and its keys holding objects."""
+
+    keys: frozenset[str]
+    objects: tuple[tuple[str, _Shape], ...]
 
 
-def _shape(fields: tuple[FieldIR, ...]) -> tuple[frozenset[str], dict[str, Any]]:
-    """Every field name, and the names as a tree of nested objects (leaves are None)."""
+_SHAPES: dict[int, tuple[tuple[FieldIR, ...], frozenset[str], _Shape]] = {}
+
+
+def _shape(fields: tuple[FieldIR, ...]) -> tuple[frozenset[str], _Shape]:
+    """Every field name, and the names as a tree of nested objects."""
     hit = _SHAPES.get(id(fields))  # by identity: hashing the fields would cost more than this
     if hit is not None and hit[0] is fields:
         return hit[1], hit[2]
@@ -63,35 +72,41 @@ def _shape(fields: tuple[FieldIR, ...]) -> tuple[frozenset[str], dict[str, Any]]
         for part in parents:
             node = node.setdefault(part, {})
         node.setdefault(leaf, None)
-    names = frozenset(f.name for f in fields)
+
+    def freeze(node: dict[str, Any]) -> _Shape:
+        return _Shape(frozenset(node), tuple((k, freeze(v)) for k, v in node.items()
+                                             if v is not None))
+
+    names, shape = frozenset(f.name for f in fields), freeze(tree)
     if len(_SHAPES) > 1024:
         _SHAPES.clear()
-    _SHAPES[id(fields)] = (fields, names, tree)
-    return names, tree
+    _SHAPES[id(fields)] = (fields, names, shape)
+    return names, shape
 
 
 def unknown_fields(record: Mapping[str, Any], fields: tuple[FieldIR, ...]) -> list[FieldProblem]:
     """Fields in ``record`` that the strategy does not declare (nested or dotted)."""
-    names, tree = _shape(fields)
+    names, root = _shape(fields)
     out: list[FieldProblem] = []
 
-    def walk(node: Mapping[str, Any], shape: dict[str, Any], prefix: str) -> None:
-        for key in node.keys() - shape.keys():
+    def walk(node: Mapping[str, Any], shape: _Shape, prefix: str) -> None:
+        extra = node.keys() - shape.keys
+        for key in extra:
             name = f"{prefix}{key}"
-            if name not in names:
+            if name not in names:  # a dotted key ("applicant.age") names a field directly
                 out.append(FieldProblem(name, "unknown-field",
                                         f"Field `{name}` is not an input of this strategy."))
-        for key, sub in shape.items():
-            if sub is None or key not in node:
+        for key, sub in shape.objects:
+            value = node.get(key)
+            if value is None:
                 continue
-            value = node[key]
             if isinstance(value, Mapping):
                 walk(value, sub, f"{prefix}{key}.")
-            elif value is not None:
+            else:
                 name = f"{prefix}{key}"
                 out.append(FieldProblem(name, "input-type", f"Field `{name}` must be an object."))
 
-    walk(record, tree, "")
+    walk(record, root, "")
     return out
 
 
@@ -203,6 +218,7 @@ class Service:
         text = orjson.dumps(stored_record, option=orjson.OPT_SORT_KEYS).decode()
         item = NewDecision(
             id=new_decision_id(), tenant_id=who.tenant_id, request_id=request_id,
+            # Canonical (sorted keys): a retry is the same application in any key order.
             input_hash=hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest(),
             strategy_id=chosen.strategy_id, strategy_version=chosen.version,
             strategy_digest=chosen.digest,

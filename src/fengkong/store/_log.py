@@ -20,7 +20,7 @@ import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -121,6 +121,7 @@ class DecisionLog:
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._heads: dict[str, tuple[int, str]] = {}  # tenant -> (seq, hash) as last committed
         self.batches = 0  # commits made (for metrics)
         self.appended = 0
 
@@ -201,14 +202,19 @@ class DecisionLog:
         items = [item for item, _ in batch]
         try:
             try:
-                # Optimistic: request ids are new unless a client retries; the unique index
-                # says when one is not, and the batch is then written again, looking first.
+                # Optimistic: request ids are new unless a client retries (the unique index
+                # says when one is not), and the chain heads are as this writer last left
+                # them unless another process appended (the guarded head update says when).
+                # Either way the batch is written again, reading and looking first.
                 with self.db.writer.begin() as conn:
-                    results = append_decisions(conn, items, check_existing=False)
-            except IntegrityError:
+                    results = append_decisions(conn, items, check_existing=False,
+                                               heads=self._heads)
+            except (IntegrityError, StaleChainHead):
+                self._heads.clear()
                 with self.db.writer.begin() as conn:
                     results = append_decisions(conn, items, check_existing=True)
         except Exception as e:  # the whole transaction rolled back: nobody is acknowledged
+            self._heads.clear()
             log.warning("decision log batch failed", extra={"records": len(batch),
                                                             "error": type(e).__name__})
             for _, callback in batch:
@@ -216,6 +222,11 @@ class DecisionLog:
             return
         self.batches += 1
         self.appended += sum(1 for r in results if isinstance(r, StoredDecision) and not r.existing)
+        for r in results:  # committed: these are the chain heads now
+            if isinstance(r, StoredDecision) and not r.existing:
+                head = self._heads.get(r.tenant_id)
+                if head is None or r.seq > head[0]:
+                    self._heads[r.tenant_id] = (r.seq, r.hash)
         for (_, callback), result in zip(batch, results, strict=True):
             _call(callback, result)
 
@@ -236,14 +247,23 @@ def _settle(future: asyncio.Future[StoredDecision], result: StoredDecision | Bas
         future.set_result(result)
 
 
+class StaleChainHead(Exception):
+    """A chain head is not where the caller thought: another writer appended."""
+
+
 def append_decisions(conn: Connection, items: Sequence[NewDecision], *,
-                     check_existing: bool = True) -> list[StoredDecision | RequestIdReused]:
+                     check_existing: bool = True,
+                     heads: Mapping[str, tuple[int, str]] | None = None,
+                     ) -> list[StoredDecision | RequestIdReused]:
     """Append ``items`` to their tenants' chains inside the caller's transaction.
 
     A request id already in the log (or earlier in ``items``) gives back the stored
     decision when the input is the same and :class:`RequestIdReused` when it is not.
     With ``check_existing=False`` the log is not searched first: a request id already
     logged then fails the insert (``IntegrityError``) and nothing is written.
+    ``heads`` gives chain heads (seq, hash) the caller believes current: they are not
+    read but checked by the head update itself, which raises :class:`StaleChainHead`
+    (roll back and call again without them) when another writer moved one.
     """
     results: list[StoredDecision | RequestIdReused | None] = [None] * len(items)
     by_tenant: dict[str, list[int]] = {}
@@ -252,12 +272,17 @@ def append_decisions(conn: Connection, items: Sequence[NewDecision], *,
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     head_query = select(chain_heads.c.seq, chain_heads.c.hash).with_for_update()
     for tenant, idxs in sorted(by_tenant.items()):
-        head = conn.execute(head_query.where(chain_heads.c.tenant_id == tenant)).one_or_none()
-        if head is None:  # the tenant's first decision
-            conn.execute(insert(chain_heads).values(tenant_id=tenant, seq=0, hash=GENESIS)
-                         .on_conflict_do_nothing(index_elements=["tenant_id"]))
-            head = conn.execute(head_query.where(chain_heads.c.tenant_id == tenant)).one()
-        seq, prev = head.seq, head.hash
+        known = heads.get(tenant) if heads is not None else None
+        if known is not None:
+            seq, prev = known
+        else:
+            head = conn.execute(head_query.where(chain_heads.c.tenant_id == tenant)).one_or_none()
+            if head is None:  # the tenant's first decision
+                conn.execute(insert(chain_heads).values(tenant_id=tenant, seq=0, hash=GENESIS)
+                             .on_conflict_do_nothing(index_elements=["tenant_id"]))
+                head = conn.execute(head_query.where(chain_heads.c.tenant_id == tenant)).one()
+            seq, prev = head.seq, head.hash
+        first_seq, first_prev = seq, prev
         found = (_existing(conn, tenant, {items[i].request_id for i in idxs})
                  if check_existing else {})
         rows: list[dict[str, Any]] = []
@@ -277,9 +302,15 @@ def append_decisions(conn: Connection, items: Sequence[NewDecision], *,
             results[i] = stored
             prev = digest
         if rows:
+            # The update comes first: it takes the head's row lock, and (guarded by the old
+            # head) fails at once if another writer appended since.
+            moved = conn.execute(update(chain_heads).where(
+                chain_heads.c.tenant_id == tenant, chain_heads.c.seq == first_seq,
+                chain_heads.c.hash == first_prev).values(seq=seq, hash=prev))
+            if moved.rowcount != 1:
+                msg = f"The chain head of tenant {tenant} moved."
+                raise StaleChainHead(msg)
             conn.execute(decisions.insert(), rows)
-            conn.execute(update(chain_heads).where(chain_heads.c.tenant_id == tenant)
-                         .values(seq=seq, hash=prev))
     return results  # type: ignore[return-value]
 
 
