@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from fengkong import CompiledStrategy, __version__, compile_strategy, demo, evaluate
-from fengkong.cli import _demo, _io, _pack, _render, _service
+from fengkong.cli import _anonymize, _demo, _io, _pack, _render, _service
 from fengkong.cli._run import DEFAULT_CHUNK_SIZE, decide_in_chunks
 from fengkong.errors import DataError, Diagnostic, InputValidationError, StrategyFileError
 from fengkong.strategy import strategy_json_schema
@@ -351,6 +351,7 @@ def demo_(
         _fail(err, f"Cannot write into {directory}: {exc.strerror or exc}.")
 
 
+app.command("anonymize")(_anonymize.anonymize)
 app.command("serve")(_service.serve)
 app.command("openapi")(_service.openapi)
 app.add_typer(_service.db_app, name="db")
