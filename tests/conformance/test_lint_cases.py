@@ -100,6 +100,7 @@ def test_every_documented_code_has_a_case() -> None:
         "collect-needs-aggregate", "aggregate-not-collect", "table-overlapping-rows",
         "scorecard-bins-overlap", "model-file-not-found", "model-file-invalid",
         "table-unreachable-row", "table-no-default", "scorecard-bin-gap", "rule-never-fires",
-        "feature-unused", "component-unused",
+        "feature-unused", "component-unused", "prohibited-attribute", "c3-data",
+        "allow-name-reason",
     }
     assert wanted <= covered, sorted(wanted - covered)

@@ -14,7 +14,7 @@ import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from fengkong.compile import _lightgbm, _lint
+from fengkong.compile import _lightgbm, _lint, _protected
 from fengkong.compile._cells import Cell, CellError, parse_cell
 from fengkong.compile.ir import (
     CharacteristicIR,
@@ -37,7 +37,7 @@ from fengkong.expr import ExprError, Info, check_expression, suggest
 from fengkong.expr import ast as t
 from fengkong.expr.functions import unify
 from fengkong.strategy._load import LoadedStrategy, Path_
-from fengkong.strategy._spec import ModelSpec, RuleSpec, ScorecardSpec, TableSpec
+from fengkong.strategy._spec import InputSpec, ModelSpec, RuleSpec, ScorecardSpec, TableSpec
 
 RESERVED = frozenset({"segment", "declined", "referred", "flagged", "cap", "limit", "apr", "term",
                       "decision", "experiment", "feature", "points", "component", "table", "rule", "true", "false", "null", "none"})
@@ -110,6 +110,7 @@ class _Lowering:
                 self.error((*path, "pii"), "pii-type", "Personal data fields must be str, int, enum or date.")
             if any(part in RESERVED for part in name.split(".")[:1]):
                 self.error(path, "reserved-name", f"`{name}` is a reserved name; rename the field.")
+            self.protected(name, f)
             values = tuple(f.values) if f.values else None
             if f.pii is not None:
                 self.pii_fields.append(
@@ -121,6 +122,31 @@ class _Lowering:
                 continue
             out.append(FieldIR(name, f.type, f.required, f.min, f.max, values, f.max_length, f.pii))
         return tuple(out)
+
+    def protected(self, name: str, f: InputSpec) -> None:
+        """Refuse prohibited and C3 attributes, declared or revealed by the field's name."""
+        path: Path_ = ("inputs", name)
+        category, allow_name, reason = f.category, f.allow_name, f.reason
+        market = self.spec.market
+        if allow_name != (reason is not None):
+            self.error((*path, "allow_name" if allow_name else "reason"), "allow-name-reason",
+                       "`allow_name: true` needs a `reason`." if allow_name else
+                       "`reason` explains `allow_name: true`; add it or remove `reason`.")
+        if category is not None and (found := _protected.refusal(category, market)):
+            code, why = found
+            self.sink.add(self.src.diagnostic(
+                path, code, f"Input `{name}` is declared `category: {category}`: it {why}. "
+                            "Remove the field.", at_key=True))
+            return
+        by_name = _protected.category_from_name(name)
+        if by_name is None or (allow_name and reason is not None):
+            return
+        if (found := _protected.refusal(by_name, market)) is not None:
+            code, why = found
+            self.sink.add(self.src.diagnostic(
+                path, code, f"Input `{name}` looks by its name like it {why}. Remove the field, "
+                            "or if it holds something else, add `allow_name: true` with a "
+                            "`reason`.", at_key=True))
 
     def features(self, env: dict[str, Info]) -> tuple[FeatureIR, ...]:
         out = []

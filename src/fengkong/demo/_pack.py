@@ -26,7 +26,7 @@ def example_record() -> dict[str, Any]:
         "application_id": "A0000000001", "applied_at": "2026-03-14",
         "channel": "app", "scenario": "consumption",
         "applicant": {
-            "id_number": "11010519900307123X", "phone": "13800000000", "name": "张三",
+            "id_number": "110105199003071239", "phone": "13800000000", "name": "张三",
             "age": 36, "occupation": "salaried", "education": "bachelor",
             "income_monthly": 18500.0, "employment_months": 52, "residence_months": 60,
             "id_verified": True, "face_match_score": 0.97,

@@ -9,6 +9,7 @@ from typing import Any
 from fengkong.compile._online import field_messages
 from fengkong.compile.ir import FieldIR
 from fengkong.errors import FieldProblem
+from fengkong.privacy._identifiers import RULES, identifier_ok
 from fengkong.privacy._pseudonym import PseudonymKeys, is_pseudonym
 
 _MISSING = object()
@@ -19,10 +20,12 @@ def pseudonymise_record(record: Mapping[str, Any], fields: Sequence[FieldIR], ke
     """A copy of ``record`` with every personal data field replaced by its pseudonym.
 
     Each raw value is checked against its declared type, length, range or values
-    first (the strategy, compiled with ``pii_tokens``, only sees the pseudonym); bad
-    values are dropped from the copy and reported, never echoed. A value that is
-    already a pseudonym (a stored record being replayed, or a caller that
-    pseudonymises upstream with the same key) is kept as it is. Fields may be given
+    first (the strategy, compiled with ``pii_tokens``, only sees the pseudonym), and
+    ID card numbers, bank card numbers, mobile numbers and emails against their own
+    rules (check characters, Luhn, shape: ``input-identifier``); bad values are
+    dropped from the copy and reported, never echoed. A value that is already a
+    pseudonym (a stored record being replayed, or a caller that pseudonymises
+    upstream with the same key) is kept as it is. Fields may be given
     dotted (``"applicant.phone"``) or nested (``{"applicant": {"phone": ...}}``).
 
     >>> from fengkong.compile.ir import FieldIR
@@ -49,6 +52,11 @@ def pseudonymise_record(record: Mapping[str, Any], fields: Sequence[FieldIR], ke
             _set(out, f.name, None)
             continue
         text = value.isoformat() if isinstance(value, dt.date) else str(value)
+        if f.pii in RULES and type(value) in (str, int) and not identifier_ok(f.pii, text):
+            problems.append(FieldProblem(f.name, "input-identifier",
+                                         f"Field `{f.name}` must be {RULES[f.pii]}."))
+            _set(out, f.name, None)
+            continue
         _set(out, f.name, keys.pseudonym(f.pii or "other", text, scope=scope))
     return out, problems
 

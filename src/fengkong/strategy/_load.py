@@ -458,7 +458,16 @@ def _strip(annotation: Any) -> Any:
 
 def spec_digest(spec: StrategySpec) -> str:
     """SHA-256 of the canonical JSON of a spec: the identity that decisions record."""
-    data = orjson.dumps(spec.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    doc = spec.model_dump(mode="json")
+    # Keys added after the first release leave the digest of a strategy that does not
+    # use them unchanged, so recorded decisions keep matching their strategy.
+    if doc["market"] == "cn":
+        del doc["market"]
+    for declared in doc["inputs"].values():
+        for key, default in (("category", None), ("allow_name", False), ("reason", None)):
+            if declared[key] == default:
+                del declared[key]
+    data = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 

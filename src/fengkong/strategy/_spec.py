@@ -26,6 +26,17 @@ Expr = Annotated[str, BeforeValidator(_number_as_expression),
 Stage = Literal["acquisition", "origination", "account_management", "collections"]
 PiiKind = Literal["id_card", "phone", "name", "bank_card", "email", "address", "device_id",
                   "ip_address", "other"]
+Market = Literal["cn", "us", "eu"]
+AttributeCategory = Literal[
+    # Refused in some or all markets (see docs/strategy-format.md, "Protected data").
+    "religion", "ethnicity", "race", "national_origin", "genetic", "biometric", "fingerprint",
+    "blood_type", "health", "political_opinion", "sexual_orientation", "trade_union", "sex",
+    "marital_status",
+    # C3 authentication data (JR/T 0171-2020): refused in every market.
+    "password", "verification_code", "card_security_code",
+    # Ordinary data, permitted everywhere.
+    "age", "identity", "contact", "financial", "credit_history", "employment", "device",
+    "location", "behaviour", "other"]
 
 
 class _Spec(BaseModel):
@@ -42,6 +53,14 @@ class InputSpec(_Spec):
     values: list[str] | None = Field(None, description="Allowed values (enum).", min_length=1)
     max_length: int | None = Field(None, ge=1, description="Longest allowed string (str).")
     pii: PiiKind | None = Field(None, description="Kind of personal data this field holds.")
+    category: AttributeCategory | None = Field(
+        None, description="What the attribute is about; categories the market prohibits and "
+                          "C3 authentication data are refused.")
+    allow_name: bool = Field(
+        False, description="The field's name looks like prohibited or C3 data but is not "
+                           "(needs `reason`); a declared `category` is never overridden.")
+    reason: str | None = Field(None, min_length=1, max_length=500,
+                               description="Why `allow_name` is safe, for reviewers.")
     description: str | None = None
 
 
@@ -177,6 +196,7 @@ class StrategySpec(_Spec):
     strategy: Identifier
     version: int | str
     stage: Stage
+    market: Market = Field("cn", description="Whose law decides which attributes are prohibited.")
     description: str | None = None
     inputs: dict[FieldName, InputSpec] = Field(min_length=1)
     features: dict[Identifier, Expr] = Field(default_factory=dict)
