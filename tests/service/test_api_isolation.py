@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import select
 
@@ -36,7 +37,7 @@ class Route:
     method: str
     template: str
     roles: tuple[str, ...]
-    path: str  # with {decision}, {key}: filled in from tenant A's world
+    path: str  # with {decision}, {key}, {consent}: filled in from tenant A's world
     body: str | None = None  # name of a body in the world
 
     def __str__(self) -> str:
@@ -67,6 +68,14 @@ ROUTES = [
     Route("GET", "/v1/keys", ("admin",), "/v1/keys"),
     Route("POST", "/v1/keys", ("admin",), "/v1/keys", "new_key"),
     Route("DELETE", "/v1/keys/{key_id}", ("admin",), "/v1/keys/{key}"),
+    Route("POST", "/v1/consents", ("consent",), "/v1/consents", "consent"),
+    Route("GET", "/v1/consents", ("consent", "audit"), "/v1/consents"),
+    Route("GET", "/v1/consents/status", ("consent", "audit"),
+          "/v1/consents/status?subject_pseudonym={subject}&source=bureau&purpose=origination"),
+    Route("POST", "/v1/consents/import", ("consent",), "/v1/consents/import", "consents_import"),
+    Route("GET", "/v1/consents/{consent_id}", ("consent", "audit"), "/v1/consents/{consent}"),
+    Route("POST", "/v1/consents/{consent_id}/revoke", ("consent",),
+          "/v1/consents/{consent}/revoke", "revoke_consent"),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 
@@ -87,15 +96,22 @@ class World:
     key: str
     bodies: dict[str, Any]
     admin: Any
+    consent: str
+    subject: str
 
     def path(self, route: Route) -> str:
-        return route.path.format(decision=self.decision, key=self.key)
+        return route.path.format(decision=self.decision, key=self.key, consent=self.consent,
+                                 subject=self.subject)
 
     def call(self, api: Any, route: Route, headers: dict[str, str] | None,
              path: str | None = None) -> Any:
         kwargs: dict[str, Any] = {"headers": headers or {}}
-        if route.body is not None:
-            kwargs["json"] = self.bodies[route.body]
+        body = None if route.body is None else self.bodies[route.body]
+        if isinstance(body, bytes):  # JSON lines
+            kwargs["content"] = body
+            kwargs["headers"] = {**kwargs["headers"], "Content-Type": "application/x-ndjson"}
+        elif body is not None:
+            kwargs["json"] = body
         return api.client.request(route.method, path or self.path(route), **kwargs)
 
 
@@ -114,11 +130,20 @@ def _world(api: Any, pack: Any) -> World:
     assert api.client.post("/v1/strategies/tiny_loan/versions/1/approve",
                            headers=admin.headers).status_code == 200
     victim = api.key("decide", name="a-victim")
+    consent = {"subject": {"kind": "id_card", "value": api.id_number}, "source": "bureau",
+               "purpose": "origination", "consent_type": "written", "version": "v3",
+               "evidence": {"hash": "sha256:" + "ab" * 32, "ref": "dms://a/1"}}
+    made = api.client.post("/v1/consents", json=consent, headers=admin.headers)
+    assert made.status_code == 201, made.text
     bodies = {"record": api.record(), "pack": {"files": pack("7")},
               "approve": {"activate": True}, "rollback": {"version": "2"},
               "candidate": {"version": "2", "mode": "split", "percent": 100},
-              "new_key": {"name": "new", "roles": ["decide"]}}
-    return World(decision, victim.id, bodies, admin)
+              "new_key": {"name": "new", "roles": ["decide"]},
+              "consent": {**consent, "purpose": "marketing"},
+              "consents_import": orjson.dumps(consent) + b"\n",
+              "revoke_consent": {}}
+    return World(decision, victim.id, bodies, admin, made.json()["id"],
+                 made.json()["subject_pseudonym"])
 
 
 def _snapshot(api: Any, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -197,8 +222,11 @@ def test_403_with_a_wrong_role(api: Any, pack: Any, route: Route) -> None:
 
 def _b_calls(world: World) -> list[tuple[str, str, Any, set[int]]]:
     """What tenant B tries on tenant A's resources, and the statuses that keep A safe."""
-    d, k = world.decision, world.key
+    d, k, c = world.decision, world.key, world.consent
     return [
+        ("GET", f"/v1/consents/{c}", None, {404}),
+        ("POST", f"/v1/consents/{c}/revoke", None, {404}),
+        ("POST", f"/v1/consents/{c}/revoke", {"revoked_at": None}, {404}),
         ("GET", f"/v1/decisions/{d}", None, {404}),
         ("POST", f"/v1/decisions/{d}/replay", None, {404}),
         ("POST", "/v1/decisions/tiny_loan", {"applicant": {"id_number": "x", "age": 30}}, {404}),
@@ -226,6 +254,7 @@ def test_other_tenant_sees_and_changes_nothing(api: Any, pack: Any) -> None:
     assert mine.json()["seq"] == 1
     a_view = {p: api.client.get(p, headers=world.admin.headers).json() for p in (
         f"/v1/decisions/{world.decision}", "/v1/decisions", "/v1/strategies",
+        f"/v1/consents/{world.consent}", "/v1/consents",
         "/v1/strategies/consumer_loan/versions", "/v1/strategies/tiny_loan/versions",
         "/v1/keys", "/v1/audit/verify")}
     before = _snapshot(api, api.tenant_a)
@@ -237,6 +266,7 @@ def test_other_tenant_sees_and_changes_nothing(api: Any, pack: Any) -> None:
         # A's resource answers exactly like one that does not exist: no oracle.
         missing = path.replace(world.decision, "00000000-0000-0000-0000-000000000000") \
             .replace(world.key, "0123456789abcdef").replace("tiny_loan", "no_such") \
+            .replace(world.consent, "00000000-0000-7000-8000-000000000000") \
             .replace("versions/2", "versions/99").replace('"2"', '"99"')
         r2 = api.client.request(method, missing, headers=b.headers,
                                 **({} if body is None else {"json": _swap(body)}))
@@ -259,6 +289,17 @@ def test_other_tenant_sees_and_changes_nothing(api: Any, pack: Any) -> None:
                           headers=b.headers).status_code == 200
     keys = api.client.get("/v1/keys", headers=b.headers).json()["items"]
     assert [k["id"] for k in keys] == [b.id]
+    assert api.client.get("/v1/consents", headers=b.headers).json() == {"items": [],
+                                                                        "next": None}
+    for subject in (world.subject, None):  # A's pseudonym, or B's own of the same person
+        params = {"subject_pseudonym": subject or api.service.pseudonyms.pseudonym(
+            "id_card", api.id_number, scope=api.tenant_b), "source": "bureau",
+            "purpose": "origination"}
+        seen = api.client.get("/v1/consents/status", params=params, headers=b.headers).json()
+        assert seen["verdict"] == "missing"
+        got = api.client.get("/v1/consents", params={"subject_pseudonym": params[
+            "subject_pseudonym"]}, headers=b.headers).json()
+        assert got["items"] == []
     report = api.client.get("/v1/audit/verify", headers=b.headers).json()
     assert report["ok"] is True
     assert report["records"] == 1

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from fengkong import CompiledStrategy, __version__, compile_strategy, demo, evaluate
-from fengkong.cli import _anonymize, _demo, _io, _pack, _render, _service
+from fengkong.cli import _anonymize, _consent, _demo, _io, _pack, _render, _service
 from fengkong.cli._run import DEFAULT_CHUNK_SIZE, decide_in_chunks
 from fengkong.errors import DataError, Diagnostic, InputValidationError, StrategyFileError
 from fengkong.strategy import strategy_json_schema
@@ -357,6 +357,7 @@ app.command("openapi")(_service.openapi)
 app.add_typer(_service.db_app, name="db")
 app.add_typer(_service.keys_app, name="keys")
 app.add_typer(_service.audit_app, name="audit")
+app.add_typer(_consent.consent_app, name="consent")
 
 
 def main() -> None:

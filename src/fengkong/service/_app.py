@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from fengkong._version import __version__
 from fengkong.privacy import PseudonymKeys
+from fengkong.service._consents import build_consent_router
 from fengkong.service._errors import ApiError, install_error_handlers
 from fengkong.service._logging import configure_logging
 from fengkong.service._middleware import RequestContext
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description=_DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(build_router())
+    app.include_router(build_consent_router())
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> Response:

@@ -31,7 +31,7 @@ from fengkong.store import (
     verify_chain,
 )
 
-Role = Literal["decide", "author", "approve", "audit", "admin"]
+Role = Literal["decide", "author", "approve", "audit", "admin", "consent"]
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
 _TEXT = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it at the door
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fk_...`.")
@@ -124,7 +124,7 @@ class CandidateBody(_Body):
 class KeyBody(_Body):
     name: str = Field(min_length=1, max_length=128, pattern=_TEXT,
                       description="Who or what uses the key.")
-    roles: list[Role] = Field(min_length=1, max_length=5)
+    roles: list[Role] = Field(min_length=1, max_length=6)
 
 
 class PackBody(_Body):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import random
 import re
 import time
 import uuid
@@ -36,6 +35,7 @@ from fengkong.store import (
     StoredDecision,
     authenticate,
     ensure_tenant,
+    new_id,
     releases,
 )
 
@@ -119,17 +119,6 @@ def _problems(problems: Sequence[FieldProblem]) -> list[dict[str, str]]:
         seen.add(p.field)
         out.append({"path": "$." + p.field, "code": p.code, "message": p.message})
     return out
-
-
-_rng = random.Random()  # seeded from the OS; ids need to be unique, not secret
-
-
-def new_decision_id() -> str:
-    """A time-ordered UUID (version 7): 48 bits of milliseconds, then 74 random bits."""
-    ms = time.time_ns() // 1_000_000
-    value = ((ms << 80) | (0x7 << 76) | (_rng.getrandbits(12) << 64) | (0b10 << 62)
-             | _rng.getrandbits(62))
-    return str(uuid.UUID(int=value))
 
 
 def _bucket(request_id: str) -> int:
@@ -217,7 +206,7 @@ class Service:
                                            "error": {"code": e.code, "problems": e.problems}}
         text = orjson.dumps(stored_record, option=orjson.OPT_SORT_KEYS).decode()
         item = NewDecision(
-            id=new_decision_id(), tenant_id=who.tenant_id, request_id=request_id,
+            id=new_id(), tenant_id=who.tenant_id, request_id=request_id,
             # Canonical (sorted keys): a retry is the same application in any key order.
             input_hash=hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest(),
             strategy_id=chosen.strategy_id, strategy_version=chosen.version,

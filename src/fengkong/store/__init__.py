@@ -1,9 +1,23 @@
 """Storage in SQL (SQLite embedded, PostgreSQL in production): the decision log and
-its audit chain, API keys and strategy releases, with Alembic migrations."""
+its audit chain, API keys, strategy releases and consents, with Alembic migrations."""
 
 from fengkong.store import _releases as releases
 from fengkong.store._audit import ChainReport, count_records, tenants_with_chains, verify_chain
+from fengkong.store._consents import (
+    CONSENT_TYPES,
+    PURPOSES,
+    ConsentError,
+    ConsentStatus,
+    NewConsent,
+    consent_status,
+    get_consent,
+    grant_consent,
+    import_consents,
+    list_consents,
+    revoke_consent,
+)
 from fengkong.store._db import Database, StoreError, sqlite_url, utcnow
+from fengkong.store._ids import new_id
 from fengkong.store._keys import (
     ROLES,
     KeyRequestError,
@@ -27,9 +41,42 @@ from fengkong.store._log import (
 from fengkong.store._releases import Deployment, ReleaseError
 
 __all__ = [
-    "ROLES", "ChainReport", "Database", "DecisionLog", "Deployment", "KeyRequestError",
-    "NewDecision", "Principal", "ReleaseError", "RequestIdReused", "StoreError",
-    "StoredDecision", "append_decisions", "authenticate", "count_records", "create_key",
-    "ensure_tenant", "get_decision", "list_decisions", "list_keys", "record_hash", "releases",
-    "revoke_key", "sqlite_url", "tenants_with_chains", "utcnow", "verify_chain",
+    "CONSENT_TYPES",
+    "PURPOSES",
+    "ROLES",
+    "ChainReport",
+    "ConsentError",
+    "ConsentStatus",
+    "Database",
+    "DecisionLog",
+    "Deployment",
+    "KeyRequestError",
+    "NewConsent",
+    "NewDecision",
+    "Principal",
+    "ReleaseError",
+    "RequestIdReused",
+    "StoreError",
+    "StoredDecision",
+    "append_decisions",
+    "authenticate",
+    "consent_status",
+    "count_records",
+    "create_key",
+    "ensure_tenant",
+    "get_consent",
+    "get_decision",
+    "grant_consent",
+    "import_consents",
+    "list_consents",
+    "list_decisions",
+    "list_keys", "new_id",
+    "record_hash",
+    "releases",
+    "revoke_consent",
+    "revoke_key",
+    "sqlite_url",
+    "tenants_with_chains",
+    "utcnow",
+    "verify_chain",
 ]

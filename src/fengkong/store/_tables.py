@@ -1,4 +1,5 @@
-"""The tables (SQLAlchemy Core): decision log, hash-chain heads, keys, strategy releases."""
+"""The tables (SQLAlchemy Core): decision log, hash-chain heads, keys, strategy releases,
+consents."""
 
 from __future__ import annotations
 
@@ -101,4 +102,23 @@ chain_heads = Table(
     Column("tenant_id", String(64), primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("subject", String(64), nullable=False),  # the pseudonym, never the identifier
+    Column("source", String(64), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("consent_type", String(16), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("valid_to", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("evidence_hash", String(71), nullable=False),
+    Column("evidence_ref", String(256), nullable=False),
+    Column("recorded_by", String(32), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_consents_subject", "tenant_id", "subject", "source", "purpose"),
 )
