@@ -118,6 +118,9 @@ def test_record_read_status_and_revoke(api: Any) -> None:
     ({"evidence": {**EVIDENCE, "signed_by": "x"}}, 422, "$.evidence.signed_by"),
     ({"subject": {"kind": "passport_no", "value": "11010519491231002X"}}, 422, "$.subject.kind"),
     ({"subject": ...}, 422, "$"),
+    # Identifiers are checked as at decision ingress (wrong check digit, failed Luhn).
+    ({"subject": {"kind": "id_card", "value": "110105194912310023"}}, 422, "$.subject"),
+    ({"subject": {"kind": "bank_card", "value": "6217001234567894"}}, 422, "$.subject"),
     ({"subject_pseudonym": "pn1.00000000.not-a-pseudonym"}, 422, "$.subject_pseudonym"),
     ({"subject_pseudonym": "pn1.0123abcd." + "A" * 27}, 422, "$"),  # and a subject: both
     ({"id_card": "11010519491231002X"}, 422, "$.id_card"),
@@ -133,6 +136,7 @@ def test_bad_consents_answer_with_the_path_and_no_value(
     assert r.status_code == status, r.text
     assert path in [p["path"] for p in r.json()["error"]["problems"]], r.text
     assert "11010519491231002X" not in r.text
+    assert "110105194912310023" not in r.text and "6217001234567894" not in r.text
     assert api.count("consents") == 0
 
 

@@ -57,7 +57,7 @@ def _keys(data_dir: Path | None) -> PseudonymKeys:
     settings = Settings(data_dir=data_dir or default_data_dir(),
                         pseudonym_key_file=Settings.from_env().pseudonym_key_file)
     try:
-        return PseudonymKeys.load_or_create(settings.key_file)
+        return settings.load_keys()
     except PseudonymKeyError as e:
         _fail(str(e))
 

@@ -20,10 +20,13 @@ _PREFIX = "pn1"
 _TOKEN = re.compile(r"pn1\.[0-9a-f]{8}\.[A-Za-z0-9_-]{27}")
 _NOT_DIGIT = re.compile(r"\D")
 _SPACE = re.compile(r"[\s\-]")
+_KEY_ID = re.compile(r"[0-9a-f]{8}")
+KEYS_ENV = "FENGKONG_PSEUDONYM_KEYS"
+"""The variable that holds the pseudonym keys as JSON text (the key file's format)."""
 
 
 class PseudonymKeyError(FengkongError):
-    """The pseudonym key file is missing, unreadable or malformed."""
+    """The pseudonym keys (file or variable) are unreadable or malformed."""
 
 
 def normalise(kind: str, value: str) -> str:
@@ -120,18 +123,44 @@ class PseudonymKeys:
             keys.save(path)
             return keys
         try:
-            doc = json.loads(path.read_text("utf-8"))
-            found = {str(kid): base64.b64decode(s, validate=True) for kid, s in doc["keys"].items()}
-            current = doc["current"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            text = path.read_text("utf-8")
+        except (OSError, ValueError) as e:
             msg = f"{path}: not a pseudonym key file ({type(e).__name__})."
             raise PseudonymKeyError(msg) from None
+        return cls.parse(text, where=str(path))
+
+    @classmethod
+    def load(cls, path: Path, text: str | None = None) -> PseudonymKeys:
+        """The keys in ``text`` (the value of ``$FENGKONG_PSEUDONYM_KEYS``) when given,
+        else those of the key file at ``path`` (created if it does not exist)."""
+        if text:
+            return cls.parse(text, where=f"${KEYS_ENV}")
+        return cls.load_or_create(path)
+
+    @classmethod
+    def parse(cls, text: str, *, where: str) -> PseudonymKeys:
+        """Keys from the key file's JSON, ``{"current": kid, "keys": {kid: base64}}``.
+
+        Errors name ``where`` (the file or the variable), never the key material.
+        """
+        try:
+            doc = json.loads(text)
+            found = {str(kid): base64.b64decode(s, validate=True) for kid, s in doc["keys"].items()}
+            current = doc["current"]
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            msg = f"{where}: not a pseudonym key set ({type(e).__name__})."
+            raise PseudonymKeyError(msg) from None
+        if not all(_KEY_ID.fullmatch(kid) for kid in found):
+            msg = f"{where}: key ids must be 8 lower-case hex digits (pseudonyms carry them)."
+            raise PseudonymKeyError(msg)
         short = sorted(kid for kid, secret in found.items() if len(secret) < 32)
         if short:
-            msg = f"{path}: key(s) {', '.join(short)} are shorter than 32 bytes."
+            msg = f"{where}: key(s) {', '.join(short)} are shorter than 32 bytes."
             raise PseudonymKeyError(msg)
-        if current not in found:
-            msg = f"{path}: `current` names key {current!r}, which the file does not hold."
+        if type(current) is not str or current not in found:
+            # Only a key id is named: anything else might be key material in the wrong place.
+            named = f" {current!r}" if type(current) is str and _KEY_ID.fullmatch(current) else ""
+            msg = f"{where}: `current` names key{named}, which is not among its keys."
             raise PseudonymKeyError(msg)
         return cls(current, found)
 

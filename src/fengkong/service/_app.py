@@ -16,7 +16,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fengkong._version import __version__
-from fengkong.privacy import PseudonymKeys
 from fengkong.service._consents import build_consent_router
 from fengkong.service._errors import ApiError, install_error_handlers
 from fengkong.service._logging import configure_logging
@@ -107,7 +106,7 @@ def _serve_lean(app: FastAPI, path: str, method: str,
 def _open(settings: Settings) -> Service:
     db = Database.connect(settings.url)
     db.upgrade()
-    keys = PseudonymKeys.load_or_create(settings.key_file)
+    keys = settings.load_keys()
     svc = Service(settings, db, keys)
     svc.start()
     return svc

@@ -25,6 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from fengkong.privacy import PseudonymKeys
+from fengkong.privacy._identifiers import RULES as IDENTIFIER_RULES
+from fengkong.privacy._identifiers import identifier_ok
 from fengkong.service._errors import ApiError, json_path
 from fengkong.service._routes import _TEXT, Id, Role, json, need, service
 from fengkong.store import (
@@ -75,6 +77,14 @@ class SubjectBody(_Body):
     kind: PiiKind = Field(description="What the identifier is (as a strategy's `pii:`).")
     value: str = Field(min_length=1, max_length=256, pattern=_TEXT,
                        description="The identifier; pseudonymised at once, never stored.")
+
+    @model_validator(mode="after")
+    def _valid_identifier(self) -> SubjectBody:
+        # As at decision ingress: a mistyped number would get a pseudonym matching nobody.
+        if self.kind in IDENTIFIER_RULES and not identifier_ok(self.kind, self.value):
+            msg = f"the value must be {IDENTIFIER_RULES[self.kind]}"
+            raise ValueError(msg)
+        return self
 
 
 class EvidenceBody(_Body):

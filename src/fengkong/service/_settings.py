@@ -6,12 +6,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fengkong.privacy import PseudonymKeys
+from fengkong.privacy._pseudonym import KEYS_ENV
 from fengkong.store import sqlite_url
 
 
 def default_data_dir() -> Path:
     """``$FENGKONG_DATA_DIR``, else ``./fengkong-data``."""
     return Path(os.environ.get("FENGKONG_DATA_DIR", "fengkong-data"))
+
+
+def _env_keys() -> str | None:
+    return os.environ.get(KEYS_ENV) or None
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,9 @@ class Settings:
     pseudonym_key_file
         Default ``<data_dir>/pseudonym-keys.json`` (created on first start). Servers
         sharing one database must share this file.
+    pseudonym_keys
+        The keys as JSON text in the key file's format; default
+        ``$FENGKONG_PSEUDONYM_KEYS``. When set, the key file is not used.
     routing_ttl
         Seconds a server keeps what it knows of a deployment before it looks again
         (releases made through another server are seen within this time).
@@ -45,6 +54,7 @@ class Settings:
     deploy_example: bool = True
     max_body_bytes: int = 1 << 20
     pseudonym_key_file: Path | None = None
+    pseudonym_keys: str | None = field(default_factory=_env_keys, repr=False)
     routing_ttl: float = 2.0
     key_cache_ttl: float = 5.0
 
@@ -60,6 +70,7 @@ class Settings:
             max_body_bytes=int(env.get("FENGKONG_MAX_BODY_BYTES", str(1 << 20))),
             pseudonym_key_file=Path(env["FENGKONG_PSEUDONYM_KEY_FILE"])
             if env.get("FENGKONG_PSEUDONYM_KEY_FILE") else None,
+            pseudonym_keys=_env_keys(),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -71,6 +82,8 @@ class Settings:
                "FENGKONG_MAX_BODY_BYTES": str(self.max_body_bytes)}
         if self.pseudonym_key_file is not None:
             env["FENGKONG_PSEUDONYM_KEY_FILE"] = str(self.pseudonym_key_file.resolve())
+        if self.pseudonym_keys:
+            env[KEYS_ENV] = self.pseudonym_keys
         return env
 
     @property
@@ -82,3 +95,7 @@ class Settings:
     def key_file(self) -> Path:
         """The pseudonym key file in force."""
         return self.pseudonym_key_file or self.data_dir / "pseudonym-keys.json"
+
+    def load_keys(self) -> PseudonymKeys:
+        """The pseudonym keys in force: :attr:`pseudonym_keys` if set, else the key file's."""
+        return PseudonymKeys.load(self.key_file, self.pseudonym_keys)
