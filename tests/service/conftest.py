@@ -7,11 +7,18 @@ the example strategy deployed at start-up; tenant B (``bank-b``) only when a tes
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import logging
+import os
 import secrets
-from collections.abc import Iterator
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,3 +188,131 @@ def api(database_url: str, tmp_path: Path) -> Iterator[Api]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+
+
+# -- a real server in a subprocess (crash recovery, scanning what it writes) -------------------
+_SCRIPT = Path(sys.executable).parent / "fengkong"
+FENGKONG = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "fengkong.cli"]
+READY_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def process_group(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(entry.name))
+    return out
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a ``fengkong`` command."""
+    return subprocess.run([*FENGKONG, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+@dataclass
+class Server:
+    """One ``fengkong serve`` process in its own session (process group)."""
+
+    options: list[str]
+    log_path: Path
+    log_level: str = "warning"
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        """The server's URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, cwd: Path) -> None:
+        """Start it (logs, stdout and stderr, to ``log_path``)."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*FENGKONG, "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--log-level", self.log_level, *self.options],
+                cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self) -> None:
+        """Wait for ``/readyz``; fail with the log if it exits or takes too long."""
+        assert self.proc is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the server exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        pytest.fail(f"the server was not ready within {READY_TIMEOUT} s:\n{self.log()}")
+
+    def stop(self) -> int:
+        """SIGTERM, and wait for a clean exit; the exit status."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(30)
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL the server's whole process group and wait until nothing of it is left."""
+        if self.proc is None:
+            return
+        pid = self.proc.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        self.proc.wait(10)
+        deadline = time.monotonic() + 10
+        while process_group(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = process_group(pid)
+        self.proc = None
+        assert left == [], f"processes of the killed server survived: {left}"
+
+    def log(self) -> str:
+        """The end of the server's log."""
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+
+@pytest.fixture
+def fengkong_server() -> Iterator[Callable[..., Server]]:
+    """Makes real ``fengkong serve`` processes (``Server(options, log_path, ...)``), and
+    kills every one of them at the end, whatever happened."""
+    started: list[Server] = []
+
+    def make(options: list[str], log_path: Path, log_level: str = "warning") -> Server:
+        server = Server(options, log_path, log_level)
+        started.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for s in started:
+            s.kill()
+
+
+@pytest.fixture
+def fengkong_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs a ``fengkong`` command: ``fengkong_cli("keys", "create", ..., cwd=path)``."""
+    return cli

@@ -7,17 +7,12 @@ The real server runs as a subprocess (``fengkong serve``); it is killed with SIG
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -32,91 +27,10 @@ from fengkong.store._tables import decisions
 
 pytestmark = pytest.mark.slow
 
-_SCRIPT = Path(sys.executable).parent / "fengkong"
-FENGKONG = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "fengkong.cli"]
 TENANT = "default"
 CLIENTS = 16
 MAX_PER_CLIENT = 1_500  # bounds the load even if the kill came late
 LOAD_SECONDS = 1.5
-READY_TIMEOUT = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _group(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(entry.name))
-    return out
-
-
-@dataclass
-class Server:
-    """One ``fengkong serve`` process, in its own session (process group)."""
-
-    options: list[str]
-    log_path: Path
-    port: int = field(default_factory=_free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, cwd: Path) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [*FENGKONG, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--log-level", "warning", *self.options],
-                cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        pytest.fail(f"the server was not ready within {READY_TIMEOUT} s:\n{self.log()}")
-
-    def kill(self) -> None:
-        """SIGKILL the server's whole process group and wait until nothing of it is left."""
-        if self.proc is None:
-            return
-        pid = self.proc.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        self.proc.wait(10)
-        deadline = time.monotonic() + 10
-        while _group(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = _group(pid)
-        self.proc = None
-        assert left == [], f"processes of the killed server survived: {left}"
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
 
 
 @dataclass
@@ -171,23 +85,8 @@ def _pg_connections(database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*FENGKONG, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60, check=False)
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
-    try:
-        yield started
-    finally:
-        for s in started:
-            s.kill()
-
-
 def test_kill_9_under_load_loses_no_acknowledged_decision(
-        database_url: str, tmp_path: Path, servers: list[Server]) -> None:
+        database_url: str, tmp_path: Path, fengkong_server: Any, fengkong_cli: Any) -> None:
     data = tmp_path / "data"
     options = ["--data-dir", str(data)]
     if database_url.startswith("postgresql"):
@@ -195,10 +94,9 @@ def test_kill_9_under_load_loses_no_acknowledged_decision(
     sqlite_file = data / "fengkong.db"
     url = database_url if database_url.startswith("postgresql") else f"sqlite:///{sqlite_file}"
 
-    first = Server(options, tmp_path / "server-1.log")
-    servers.append(first)
+    first = fengkong_server(options, tmp_path / "server-1.log")
     first.start(tmp_path)
-    made = _cli("keys", "create", "--tenant", TENANT, "--role", "decide", "--role", "audit",
+    made = fengkong_cli("keys", "create", "--tenant", TENANT, "--role", "decide", "--role", "audit",
                 "--name", "crash-test", *options, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
@@ -236,8 +134,7 @@ def test_kill_9_under_load_loses_no_acknowledged_decision(
         assert _pg_connections(url) == 0, "the killed server's connections are still open"
 
     # -- restart on the same data ---------------------------------------------------------
-    second = Server(options, tmp_path / "server-2.log")
-    servers.append(second)
+    second = fengkong_server(options, tmp_path / "server-2.log")
     second.start(tmp_path)
     second.wait_ready()
 
@@ -254,7 +151,7 @@ def test_kill_9_under_load_loses_no_acknowledged_decision(
         assert set(logged) <= attempted  # nothing that nobody asked for
         committed_unacked = load.unanswered & set(logged)
 
-        verified = _cli("audit", "verify", *options, cwd=tmp_path)
+        verified = fengkong_cli("audit", "verify", *options, cwd=tmp_path)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert f"{TENANT}: ok, {len(logged)} records" in verified.stdout
 
@@ -290,6 +187,6 @@ def test_kill_9_under_load_loses_no_acknowledged_decision(
     finally:
         db.dispose()
 
-    verified = _cli("audit", "verify", "--tenant", TENANT, *options, cwd=tmp_path)
+    verified = fengkong_cli("audit", "verify", "--tenant", TENANT, *options, cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"{TENANT}: ok, {len(attempted)} records" in verified.stdout

@@ -10,17 +10,12 @@ planted on purpose in non-personal fields (an application id, a request id).
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +30,7 @@ from fengkong.privacy._identifiers import id_check_character, luhn_ok, valid_res
 
 pytestmark = pytest.mark.slow
 
-_SCRIPT = Path(sys.executable).parent / "fengkong"
-FENGKONG = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "fengkong.cli"]
 TENANT = "default"
-READY_TIMEOUT = 30.0
 
 # -- what is planted ----------------------------------------------------------------------
 ID_CARD = "11010519491231002X"  # GB 11643 check character X
@@ -103,85 +95,6 @@ def test_the_planted_values_are_valid_and_spelled_every_way() -> None:
     assert b"\\u738b\\u5c0f\\u660e" in FORMS[NAME] and b"\\u738B\\u5C0F\\u660E" in FORMS[NAME]
     assert b"11010519491231002x" in FORMS[ID_CARD] and b"110105 19491231 002X" in FORMS[ID_CARD]
     assert b"139-1234-5678" in FORMS[PHONE] and b"%E7%8E%8B%E5%B0%8F%E6%98%8E" in FORMS[NAME]
-
-
-# -- the server -----------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """One ``fengkong serve`` in its own process group, JSON logs (stderr) to a file."""
-
-    options: list[str]
-    log_path: Path
-    port: int = field(default_factory=_free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, cwd: Path) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [*FENGKONG, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--log-level", "debug", *self.options],
-                cwd=cwd, stdout=log, stderr=log, start_new_session=True)
-
-    def wait_ready(self) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        pytest.fail(f"the server was not ready within {READY_TIMEOUT} s:\n{self.log()}")
-
-    def stop(self) -> int:
-        """SIGTERM, and wait for a clean exit; the exit status."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(30)
-        self.proc = None
-        return code
-
-    def kill(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        self.proc = None
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
-    try:
-        yield started
-    finally:
-        for s in started:
-            s.kill()
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*FENGKONG, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60, check=False)
 
 
 @dataclass
@@ -341,17 +254,16 @@ def _found(blobs: list[tuple[str, bytes]]) -> list[str]:
 
 
 def test_no_identifier_is_held_in_clear(database_url: str, tmp_path: Path,
-                                        servers: list[Server]) -> None:
+                                        fengkong_server: Any, fengkong_cli: Any) -> None:
     data = tmp_path / "data"
     options = ["--data-dir", str(data)]
     pg = database_url.startswith("postgresql")
     if pg:
         options += ["--database-url", database_url]
     log_path = tmp_path / "server.log"
-    server = Server(options, log_path)
-    servers.append(server)
+    server = fengkong_server(options, log_path, log_level="debug")
     server.start(tmp_path)
-    made = _cli("keys", "create", "--tenant", TENANT, "--role", "decide", "--role", "audit",
+    made = fengkong_cli("keys", "create", "--tenant", TENANT, "--role", "decide", "--role", "audit",
                 "--role", "consent", "--name", "privacy-scan", *options, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
