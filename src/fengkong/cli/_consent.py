@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fengkong.cli._service import DatabaseUrl, DataDir, Tenant, _open
+from fengkong.cli._service import DatabaseUrl, DataDir, Tenant, database
 from fengkong.privacy import PseudonymKeys
 from fengkong.privacy._pseudonym import PseudonymKeyError
 from fengkong.service import Settings
@@ -112,15 +112,12 @@ def grant(
                      "message": err["msg"]} for err in e.errors(include_input=False)]
         _fail("The consent is not valid.", problems)
     consent = to_new_consent(body, _keys(data_dir), tenant)
-    db = _open(data_dir, database_url)
     try:
-        with db.writer.begin() as conn:
+        with database(data_dir, database_url) as db, db.writer.begin() as conn:
             _tenant(conn, tenant)
             out = grant_consent(conn, tenant, consent, _CLI)
     except ConsentError as e:
         _fail(str(e), e.problems)
-    finally:
-        db.dispose()
     _print(out)
 
 
@@ -134,14 +131,11 @@ def revoke(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a consent: the next decision already sees it revoked."""
-    db = _open(data_dir, database_url)
     try:
-        with db.writer.begin() as conn:
+        with database(data_dir, database_url) as db, db.writer.begin() as conn:
             out, now = revoke_consent(conn, tenant, consent_id, revoked_at)
     except ConsentError as e:
         _fail(str(e), e.problems)
-    finally:
-        db.dispose()
     if not now:
         _err.print(f"Consent {consent_id} was already revoked; the first time is kept.")
     _print(out)
@@ -161,13 +155,9 @@ def list_(
     database_url: DatabaseUrl = None,
 ) -> None:
     """List a tenant's consents, newest first."""
-    db = _open(data_dir, database_url)
-    try:
-        with db.reader.connect() as conn:
-            rows = list_consents(conn, tenant, subject=subject_pseudonym, source=source,
-                                 purpose=purpose, active=active, limit=limit)
-    finally:
-        db.dispose()
+    with database(data_dir, database_url) as db, db.reader.connect() as conn:
+        rows = list_consents(conn, tenant, subject=subject_pseudonym, source=source,
+                             purpose=purpose, active=active, limit=limit)
     if as_json:
         for r in rows:
             _print(r)
@@ -207,18 +197,15 @@ def import_(
         except ConsentError as e:
             progress.stop()
             _fail(f"{file}: {e}", e.problems)
-        db = _open(data_dir, database_url)
         writing = progress.add_task("recording", total=len(items))
         try:
-            with db.writer.begin() as conn:
+            with database(data_dir, database_url) as db, db.writer.begin() as conn:
                 _tenant(conn, tenant)
                 n = import_consents(conn, tenant, items, _CLI,
                                     functools.partial(progress.advance, writing))
         except ConsentError as e:
             progress.stop()
             _fail(f"{file}: {e}", e.problems)
-        finally:
-            db.dispose()
     typer.echo(f"Recorded {n} consents for tenant {tenant}.")
 
 
@@ -230,12 +217,9 @@ def show(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Print one consent."""
-    db = _open(data_dir, database_url)
     try:
-        with db.reader.connect() as conn:
+        with database(data_dir, database_url) as db, db.reader.connect() as conn:
             out = get_consent(conn, tenant, consent_id)
     except ConsentError as e:
         _fail(str(e))
-    finally:
-        db.dispose()
     _print(out)

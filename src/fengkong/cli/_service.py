@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -59,6 +61,17 @@ def _open(data_dir: Path | None, database_url: str | None, *, migrate: bool = Tr
     return db
 
 
+@contextmanager
+def database(data_dir: Path | None, database_url: str | None, *,
+             migrate: bool = True) -> Iterator[Database]:
+    """The store for a command (migrated unless told not to), closed afterwards."""
+    db = _open(data_dir, database_url, migrate=migrate)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -78,11 +91,11 @@ def serve(
 
     settings = Settings(data_dir=data_dir, database_url=database_url, tenant=tenant,
                         deploy_example=example, max_body_bytes=max_body_bytes)
-    db = _open(settings.data_dir, settings.database_url)  # fail here, clearly, not in a worker
-    with db.reader.connect() as conn:
+    # Fail here, clearly, not in a worker.
+    with database(settings.data_dir, settings.database_url) as db, db.reader.connect() as conn:
         has_keys = bool(list_keys(conn, tenant))
-    db.dispose()
-    if workers > 1 and db.dialect == "sqlite":
+        dialect = db.dialect
+    if workers > 1 and dialect == "sqlite":
         _err.print("[yellow]warning[/]: several workers on SQLite take turns on its one write "
                    "lock and answer slower than one; use PostgreSQL for more than one worker.")
     os.environ.update(settings.to_env())
@@ -117,9 +130,8 @@ def openapi(output: Annotated[Path | None, typer.Option(
 def db_upgrade(data_dir: DataDir = Path("fengkong-data"),
                database_url: DatabaseUrl = None) -> None:
     """Create the schema or migrate it to the newest version."""
-    db = _open(data_dir, database_url)
-    typer.echo(f"{db.dialect} database is at the newest schema.")
-    db.dispose()
+    with database(data_dir, database_url) as db:
+        typer.echo(f"{db.dialect} database is at the newest schema.")
 
 
 @keys_app.command("create")
@@ -132,14 +144,11 @@ def keys_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
-    db = _open(data_dir, database_url)
     try:
-        with db.writer.begin() as conn:
+        with database(data_dir, database_url) as db, db.writer.begin() as conn:
             who, key = create_key(conn, tenant, role, name)
     except KeyRequestError as e:
         raise typer.BadParameter(str(e)) from None
-    finally:
-        db.dispose()
     _err.print(f"Key {who.key_id} for tenant {tenant} with role(s) {', '.join(sorted(who.roles))}."
                " It is shown once; store it now.")
     typer.echo(key)
@@ -149,10 +158,8 @@ def keys_create(
 def keys_list(tenant: Tenant, data_dir: DataDir = Path("fengkong-data"),
               database_url: DatabaseUrl = None) -> None:
     """List a tenant's keys (never their secrets)."""
-    db = _open(data_dir, database_url)
-    with db.reader.connect() as conn:
+    with database(data_dir, database_url) as db, db.reader.connect() as conn:
         rows = list_keys(conn, tenant)
-    db.dispose()
     table = Table("id", "name", "roles", "created", "revoked")
     for r in rows:
         table.add_row(str(r["id"]), str(r["name"]), ",".join(r["roles"]),  # type: ignore[arg-type]
@@ -165,10 +172,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")], te
                 data_dir: DataDir = Path("fengkong-data"),
                 database_url: DatabaseUrl = None) -> None:
     """Revoke a key (servers stop accepting it within seconds)."""
-    db = _open(data_dir, database_url)
-    with db.writer.begin() as conn:
+    with database(data_dir, database_url) as db, db.writer.begin() as conn:
         done = revoke_key(conn, tenant, key_id)
-    db.dispose()
     if not done:
         _err.print(f"[bold red]error[/]: tenant {tenant} has no active key {key_id}.")
         raise typer.Exit(1)

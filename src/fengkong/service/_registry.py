@@ -8,9 +8,9 @@ strategy is read from the database and kept for ``routing_ttl`` seconds.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -74,32 +74,40 @@ class Registry:
         self.packs = data_dir / "packs"
         self.routing_ttl = routing_ttl
         self._compiled: dict[tuple[str, str, str], CompiledStrategy] = {}
+        self._by_content: dict[str, CompiledStrategy] = {}  # sha256 of the pack -> compiled
         self._routes: TtlCache[tuple[str, str], Route | None] = TtlCache(self._read_route, routing_ttl)
         self._lock = threading.Lock()
 
     # -- compiling ------------------------------------------------------------------------
     def compile_pack(self, doc: dict[str, Any]) -> CompiledStrategy:
-        """Unpack and compile; strategy file errors keep the pack's own file names."""
+        """Unpack and compile (once per content); file errors keep the pack's own names."""
         check_pack(doc)
-        folder = self._unpack(doc)
+        content = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        found = self._by_content.get(content)
+        if found is not None:
+            return found
+        folder = self._unpack(doc, content[:32])
         try:
-            return compile_strategy(folder / doc["entry"], pii_tokens=True)
+            strategy = compile_strategy(folder / doc["entry"], pii_tokens=True)
         except StrategyFileError as e:
             raise _strategy_errors(e, folder) from None
+        with self._lock:
+            return self._by_content.setdefault(content, strategy)
 
-    def _unpack(self, doc: dict[str, Any]) -> Path:
-        blob = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
-        folder = self.packs / hashlib.sha256(blob).hexdigest()[:32]
+    def _unpack(self, doc: dict[str, Any], name: str) -> Path:
+        folder = self.packs / name
         if folder.exists():
             return folder
         self.packs.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.packs, prefix=".unpack-"))
-        for name, text in doc["files"].items():
-            target = tmp / name
+        for path, text in doc["files"].items():
+            target = tmp / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, "utf-8")
-        with contextlib.suppress(OSError):  # another worker unpacked the same pack first
+        try:
             os.rename(tmp, folder)
+        except OSError:  # another worker unpacked the same pack first
+            shutil.rmtree(tmp, ignore_errors=True)
         return folder
 
     def compiled(self, tenant: str, sid: str, version: str) -> CompiledStrategy:

@@ -23,6 +23,7 @@ from fengkong.errors import FieldProblem, InputValidationError
 from fengkong.privacy import PseudonymKeys, pseudonymise_record
 from fengkong.service._cache import TtlCache
 from fengkong.service._errors import ApiError
+from fengkong.service._logging import request_id_var
 from fengkong.service._metrics import Metrics
 from fengkong.service._registry import Registry, pack_files
 from fengkong.service._settings import Settings
@@ -167,8 +168,8 @@ class Service:
                      request_id: str | None) -> tuple[dict[str, Any], bool]:
         """Decide, log durably, and answer; returns the response and whether it is a retry."""
         started = time.perf_counter_ns()
-        if request_id is None:
-            request_id = uuid.uuid4().hex
+        if request_id is None:  # the id the request middleware gave it (and logs it under)
+            request_id = request_id_var.get() or uuid.uuid4().hex
         elif not REQUEST_ID.fullmatch(request_id):
             raise ApiError(400, "invalid-request-id", "X-Request-ID must be 1-128 characters of "
                            "letters, digits and . _ : -",

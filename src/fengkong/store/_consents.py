@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 from sqlalchemy import Connection, and_, or_, select, update
 
 from fengkong.errors import FengkongError
-from fengkong.store._db import utcnow
+from fengkong.store._db import as_utc, utcnow
 from fengkong.store._ids import new_id
 from fengkong.store._tables import consents
 
@@ -93,18 +93,13 @@ class ConsentStatus:
         return out
 
 
-def utc(when: dt.datetime) -> dt.datetime:
-    """``when`` in UTC (naive times are UTC, as SQLite returns them)."""
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
-
-
 def _problem(path: str, code: str, message: str) -> dict[str, Any]:
     return {"path": path, "code": code, "message": message}
 
 
 def check(c: NewConsent, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Every problem with ``c`` (empty when it may be recorded)."""
-    now = utc(now or utcnow())
+    now = as_utc(now or utcnow())
     out = []
     if not isinstance(c.subject, str) or not SUBJECT_PATTERN.fullmatch(c.subject):
         out.append(_problem("$.subject_pseudonym", "subject-invalid",
@@ -129,8 +124,8 @@ def check(c: NewConsent, now: dt.datetime | None = None) -> list[dict[str, Any]]
         out.append(_problem("$.evidence.ref", "evidence-ref-invalid",
                             "The evidence reference must be 1-256 characters."))
     try:
-        granted = utc(c.granted_at) if c.granted_at is not None else now
-        valid_to = utc(c.valid_to) if c.valid_to is not None else None
+        granted = as_utc(c.granted_at) if c.granted_at is not None else now
+        valid_to = as_utc(c.valid_to) if c.valid_to is not None else None
     except OverflowError:
         out.append(_problem("$.granted_at", "time-invalid", "A time is out of range."))
         return out
@@ -147,8 +142,8 @@ def _row(c: NewConsent, tenant: str, recorded_by: str, now: dt.datetime) -> dict
     return {"id": new_id(), "tenant_id": tenant, "subject": c.subject,
             "source": c.source, "purpose": c.purpose, "consent_type": c.consent_type,
             "version": c.version,
-            "granted_at": utc(c.granted_at) if c.granted_at is not None else now,
-            "valid_to": utc(c.valid_to) if c.valid_to is not None else None,
+            "granted_at": as_utc(c.granted_at) if c.granted_at is not None else now,
+            "valid_to": as_utc(c.valid_to) if c.valid_to is not None else None,
             "revoked_at": None, "evidence_hash": c.evidence_hash,
             "evidence_ref": c.evidence_ref, "recorded_by": recorded_by, "recorded_at": now}
 
@@ -158,7 +153,7 @@ def view(row: Any) -> dict[str, Any]:
     m = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
     for k in ("granted_at", "valid_to", "revoked_at", "recorded_at"):
         if m[k] is not None:
-            m[k] = utc(m[k])
+            m[k] = as_utc(m[k])
     return {"id": m["id"], "subject_pseudonym": m["subject"], "source": m["source"],
             "purpose": m["purpose"], "consent_type": m["consent_type"], "version": m["version"],
             "granted_at": m["granted_at"], "valid_to": m["valid_to"],
@@ -236,12 +231,12 @@ def revoke_consent(conn: Connection, tenant: str, consent_id: str,
         raise not_found()
     if row.revoked_at is not None:
         return view(row), False
-    when = utc(revoked_at) if revoked_at is not None else now
+    when = as_utc(revoked_at) if revoked_at is not None else now
     if when > now + dt.timedelta(seconds=1):
         msg = "A revocation takes effect at once; revoked_at cannot be in the future."
         raise ConsentError(msg, problems=[_problem("$.revoked_at", "revoked-in-future",
                                                    "Must not be in the future.")])
-    if when < utc(row.granted_at):
+    if when < as_utc(row.granted_at):
         msg = "A consent cannot be revoked before it was granted."
         raise ConsentError(msg, problems=[_problem("$.revoked_at", "time-order",
                                                    "revoked_at must not be before granted_at.")])
@@ -267,7 +262,7 @@ def list_consents(conn: Connection, tenant: str, *, subject: str | None = None,
     if purpose is not None:
         q = q.where(consents.c.purpose == purpose)
     if active is not None:
-        when = utc(at or utcnow())
+        when = as_utc(at or utcnow())
         in_force = and_(consents.c.granted_at <= when,
                         or_(consents.c.valid_to.is_(None), consents.c.valid_to > when),
                         or_(consents.c.revoked_at.is_(None), consents.c.revoked_at > when))
@@ -291,7 +286,7 @@ def consent_status(conn: Connection, tenant: str, subject: str, source: str, pur
     - ``purpose-mismatch``: consents exist for this subject and source, for other purposes only.
     - ``missing``: no consent for this subject and source (or only ones granted after ``at``).
     """
-    when = utc(at or utcnow())
+    when = as_utc(at or utcnow())
     rows = [view(r) for r in conn.execute(select(consents).where(and_(
         consents.c.tenant_id == tenant, consents.c.subject == subject,
         consents.c.source == source)))]

@@ -37,6 +37,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def as_utc(when: dt.datetime) -> dt.datetime:
+    """``when`` in UTC; naive times are taken as UTC (SQLite keeps no offset)."""
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
 def sqlite_url(path: Path) -> str:
     """The URL of a SQLite database file."""
     return f"sqlite:///{path}"

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from fengkong.errors import FengkongError
-from fengkong.store._db import Database
+from fengkong.store._db import Database, as_utc
 from fengkong.store._tables import chain_heads, decisions
 
 log = logging.getLogger("fengkong.store.log")
@@ -76,9 +76,7 @@ class StoredDecision(NewDecision):
 
 def to_micros(when: dt.datetime) -> int:
     """Microseconds since the epoch (naive times are UTC, as SQLite returns them)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return (when - _EPOCH) // dt.timedelta(microseconds=1)
+    return (as_utc(when) - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 def record_hash(d: NewDecision, seq: int, prev_hash: str) -> str:
@@ -96,18 +94,9 @@ def from_row(row: Row[Any], *, existing: bool = False) -> StoredDecision:
         id=m["id"], tenant_id=m["tenant_id"], request_id=m["request_id"],
         input_hash=m["input_hash"], strategy_id=m["strategy_id"],
         strategy_version=m["strategy_version"], strategy_digest=m["strategy_digest"],
-        decided_at=_utc(m["decided_at"]), segment=m["segment"], outcome=m["outcome"],
+        decided_at=as_utc(m["decided_at"]), segment=m["segment"], outcome=m["outcome"],
         latency_us=m["latency_us"], record=m["record"], seq=m["seq"], prev_hash=m["prev_hash"],
         hash=m["hash"], existing=existing)
-
-
-def _as_utc(when: dt.datetime) -> dt.datetime:
-    # Times are stored in UTC (SQLite keeps no offset): compare in UTC too.
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
-
-
-def _utc(when: dt.datetime) -> dt.datetime:
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
 Callback = Callable[[StoredDecision | BaseException], None]
@@ -359,9 +348,9 @@ def list_decisions(conn: Connection, tenant: str, *, strategy: str | None = None
     if outcome is not None:
         where.append(decisions.c.outcome == outcome)
     if start is not None:
-        where.append(decisions.c.decided_at >= _as_utc(start))
+        where.append(decisions.c.decided_at >= as_utc(start))
     if end is not None:
-        where.append(decisions.c.decided_at < _as_utc(end))
+        where.append(decisions.c.decided_at < as_utc(end))
     if before_seq is not None:
         where.append(decisions.c.seq < before_seq)
     rows = conn.execute(select(decisions).where(and_(*where))
