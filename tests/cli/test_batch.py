@@ -73,12 +73,13 @@ def test_csv_round_trip_keeps_numeric_looking_text(
         "--keep",
         "app_id",
         "--keep",
-        "applicant.id_number",
+        "device.note",
     )
     assert result.exit_code == 0, result.output
     out = pl.read_csv(tmp_path / "out.csv", infer_schema=False)
-    # ID numbers with leading zeros come back exactly, not as numbers.
-    assert out["applicant.id_number"].to_list() == frame["applicant.id_number"].to_list()
+    # Numeric-looking text with leading zeros comes back exactly, not as numbers.
+    assert out["device.note"].to_list() == frame["device.note"].to_list()
+    assert any(n and n.startswith("0") for n in out["device.note"].to_list())
     assert out["app_id"].to_list() == frame["app_id"].to_list()
     expected = _expected(mini, frame)
     assert out["decision"].to_list() == expected["decision"].to_list()
@@ -282,3 +283,91 @@ def test_chunk_size_must_be_positive(runner: CliRunner, mini_path: Path, tmp_pat
         runner, mini_path, tmp_path / "in.parquet", tmp_path / "out.parquet", "--chunk-size", "0"
     )
     assert result.exit_code == 2
+
+
+# -- personal data: never in clear; --pseudonymise decides as the service does ----------------
+
+def test_keeping_a_personal_data_column_in_clear_is_refused(
+    runner: CliRunner, mini_path: Path, mini: CompiledStrategy, build_frame: FrameBuilder,
+    tmp_path: Path,
+) -> None:
+    build_frame(mini, 20).write_parquet(tmp_path / "in.parquet")
+    result = _batch(runner, mini_path, tmp_path / "in.parquet", tmp_path / "out.parquet",
+                    "--keep", "applicant.id_number")
+    assert result.exit_code == 2
+    assert "personal data" in result.output and "--pseudonymise" in result.output
+    assert not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.parametrize(("extra", "hint"), [
+    (["--pseudonymise"], "--tenant"),
+    (["--tenant", "bank-a"], "--pseudonymise"),
+])
+def test_pseudonymise_and_tenant_go_together(
+    runner: CliRunner, mini_path: Path, tmp_path: Path, extra: list[str], hint: str
+) -> None:
+    pl.DataFrame({"x": [1]}).write_parquet(tmp_path / "in.parquet")
+    result = _batch(runner, mini_path, tmp_path / "in.parquet", tmp_path / "out.parquet", *extra)
+    assert result.exit_code == 2 and hint in result.output
+
+
+def test_pseudonymise_without_keys_fails_and_creates_none(
+    runner: CliRunner, mini_path: Path, mini: CompiledStrategy, build_frame: FrameBuilder,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FENGKONG_PSEUDONYM_KEYS", raising=False)
+    monkeypatch.delenv("FENGKONG_PSEUDONYM_KEY_FILE", raising=False)
+    build_frame(mini, 20).write_parquet(tmp_path / "in.parquet")
+    result = _batch(runner, mini_path, tmp_path / "in.parquet", tmp_path / "out.parquet",
+                    "--pseudonymise", "--tenant", "bank-a", "--data-dir", str(tmp_path / "d"))
+    assert result.exit_code == 1 and "No pseudonym keys" in result.output
+    assert not (tmp_path / "d").exists() and not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_pseudonymised_batch_has_no_identifier_in_clear_and_the_services_tokens(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str,
+) -> None:
+    from fengkong import compile_strategy, evaluate
+    from fengkong.demo import example_pack_dir, generate_applications
+    from fengkong.privacy import PseudonymKeys, pseudonymise_record
+    from fengkong.service import Settings
+
+    monkeypatch.delenv("FENGKONG_PSEUDONYM_KEY_FILE", raising=False)
+    data_dir = tmp_path / "data"
+    # The service's key set, rotated once: tokens are made with the current key.
+    keys = PseudonymKeys.generate().rotated()
+    monkeypatch.setenv("FENGKONG_PSEUDONYM_KEYS", keys.to_json())
+    assert Settings(data_dir=data_dir).load_keys() == keys
+    book = generate_applications(300, seed=11)
+    src = tmp_path / f"in{suffix}"
+    book.write_parquet(src) if suffix == ".parquet" else book.write_csv(src)
+    strategy_path = example_pack_dir() / "strategy.yaml"
+    dest = tmp_path / f"out{suffix}"
+    pii = ["applicant.id_number", "applicant.phone", "applicant.name"]
+    result = _batch(runner, strategy_path, src, dest, "--pseudonymise", "--tenant", "bank-a",
+                    "--keep", "application_id", *[a for p in pii for a in ("--keep", p)],
+                    "--data-dir", str(data_dir), "--chunk-size", "128")
+    assert result.exit_code == 0, result.output
+    assert "bank-a" in result.stdout and keys.current in result.stdout
+    raw = dest.read_bytes()
+    for name in pii:
+        for value in book[name].drop_nulls().unique().to_list():
+            assert value.encode() not in raw, name
+            assert value not in result.output
+    out = pl.read_parquet(dest) if suffix == ".parquet" else pl.read_csv(dest, infer_schema=False)
+    assert out.columns[:4] == ["application_id", *pii]
+    # Each row: the pseudonyms and the decision the decision service makes for it.
+    service = compile_strategy(strategy_path, pii_tokens=True)
+    fields = {f.name for f in service.plan.fields}
+    for i, row in enumerate(book.head(60).iter_rows(named=True)):
+        record = {k: v for k, v in row.items() if k in fields and v is not None}
+        inputs, problems = pseudonymise_record(record, service.plan.pii_fields, keys,
+                                               scope="bank-a")
+        assert problems == []
+        assert [out[name][i] for name in pii] == [inputs[name] for name in pii]
+        assert out["applicant.id_number"][i].startswith(f"pn1.{keys.current}.")
+        online = evaluate(service, inputs)
+        assert (out["decision"][i], out["experiment.apr_test"][i]) == (
+            online.decision, online.to_dict()["experiments"].get("apr_test"))
+    assert not data_dir.exists()  # keys from the variable: no key file made

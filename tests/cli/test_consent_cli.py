@@ -134,3 +134,66 @@ def test_import_all_or_nothing(where: list[str], database_url: str, tmp_path: Pa
     assert len(rows) == 1200
     assert {r["recorded_by"] for r in rows} == {"cli"}
     assert "1391234" not in str(rows)
+
+
+def test_after_rotate_list_and_status_by_identifier_find_consents_under_every_key(
+        where: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FENGKONG_PSEUDONYM_KEYS", raising=False)
+    monkeypatch.delenv("FENGKONG_PSEUDONYM_KEY_FILE", raising=False)
+    old = _grant(where, "--subject-kind", "id_card", "--subject-value", ID_NUMBER)
+    assert old.exit_code == 0, old.output
+    old_token = orjson.loads(old.stdout)["subject_pseudonym"]
+    rotated = CliRunner().invoke(app, ["pseudonym-keys", "rotate", "--data-dir",
+                                       str(tmp_path / "data")])
+    assert rotated.exit_code == 0, rotated.output
+    keys = PseudonymKeys.load_or_create(Settings(data_dir=tmp_path / "data").key_file)
+    assert keys.key_ids[1] == old_token.split(".")[1]
+    new = _grant(where, "--subject-kind", "id_card", "--subject-value", ID_NUMBER,
+                 purpose="marketing", type="general")
+    assert new.exit_code == 0, new.output
+    new_token = orjson.loads(new.stdout)["subject_pseudonym"]
+    assert new_token == keys.pseudonym("id_card", ID_NUMBER, scope="bank-a") != old_token
+    assert new_token.split(".")[1] == keys.current
+
+    subject = ["--subject-kind", "id_card", "--subject-value", ID_NUMBER.lower()]
+    listed = _run(where, "list", "--tenant", "bank-a", "--json", *subject)
+    assert listed.exit_code == 0, listed.output
+    assert [orjson.loads(line)["subject_pseudonym"] for line in listed.stdout.splitlines()] == \
+        [new_token, old_token]
+    status = _run(where, "status", "--tenant", "bank-a", "--source", "bureau",
+                  "--purpose", "origination", *subject)
+    assert status.exit_code == 0, status.output
+    verdict = orjson.loads(status.stdout)
+    assert (verdict["verdict"], verdict["consent"]["subject_pseudonym"]) == ("granted", old_token)
+    by_new = _run(where, "status", "--tenant", "bank-a", "--source", "bureau",
+                  "--purpose", "origination", "--subject-pseudonym", new_token)
+    # One key's token finds that key's consents only (here: the new marketing one).
+    assert orjson.loads(by_new.stdout)["verdict"] == "purpose-mismatch"
+    for r in (listed, status):
+        assert ID_NUMBER not in r.output and ID_NUMBER.lower() not in r.output
+
+
+@pytest.mark.parametrize("args", [
+    ["--subject-kind", "id_card", "--subject-value", "110105194912310023"],  # bad check character
+    ["--subject-kind", "id_card", "--subject-value", ID_NUMBER,
+     "--subject-pseudonym", "pn1.0123abcd." + "A" * 27],
+    [],
+])
+def test_bad_status_subjects_exit_1_without_the_value(where: list[str], tmp_path: Path,
+                                                      args: list[str]) -> None:
+    assert _grant(where, "--subject-kind", "id_card", "--subject-value", ID_NUMBER).exit_code == 0
+    r = _run(where, "status", "--tenant", "bank-a", "--source", "bureau",
+             "--purpose", "origination", *args)
+    assert r.exit_code == 1, r.output
+    assert "110105194912310023" not in r.output and ID_NUMBER not in r.output
+
+
+def test_lookups_never_create_a_key_file(where: list[str], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FENGKONG_PSEUDONYM_KEYS", raising=False)
+    monkeypatch.delenv("FENGKONG_PSEUDONYM_KEY_FILE", raising=False)
+    r = _run(where, "status", "--tenant", "bank-a", "--source", "bureau", "--purpose",
+             "origination", "--subject-kind", "id_card", "--subject-value", ID_NUMBER)
+    assert r.exit_code == 1
+    assert "No pseudonym keys" in r.output
+    assert not Settings(data_dir=tmp_path / "data").key_file.exists()

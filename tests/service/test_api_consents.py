@@ -8,6 +8,10 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
+
+from fengkong.privacy import PseudonymKeys
+from fengkong.service import Settings, create_app
 
 EVIDENCE = {"hash": "sha256:" + "0f" * 32, "ref": "dms://forms/2026/000123"}
 STATUS = "/v1/consents/status"
@@ -197,3 +201,94 @@ def test_unknown_consent_and_bad_revocations(api: Any) -> None:
                                headers=clerk.headers)
     assert bad_query.status_code == 422
     assert "11010519491231002X" not in bad_query.text
+
+
+# -- after a pseudonym key rotation ------------------------------------------------------------
+
+def test_after_a_key_rotation_consents_are_found_by_identifier_under_every_key(
+        api: Any, database_url: str) -> None:
+    clerk = api.key("consent")
+    auditor = api.key("audit")
+    old = api.client.post("/v1/consents", json=body(granted_at="2026-01-01T00:00:00Z"),
+                          headers=clerk.headers)
+    assert old.status_code == 201, old.text
+    old_token = old.json()["subject_pseudonym"]
+    old_kid = api.service.pseudonyms.current
+    assert old_token.split(".")[1] == old_kid
+
+    # Rotate the key file and start a server on it (servers read the keys at start-up).
+    settings = api.service.settings
+    rotated = PseudonymKeys.load_or_create(settings.key_file).rotated()
+    rotated.save(settings.key_file)
+    app = create_app(Settings(data_dir=settings.data_dir, database_url=database_url,
+                              tenant=api.tenant_a, deploy_example=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        keys = app.state.service.pseudonyms
+        assert keys.key_ids == (rotated.current, old_kid)
+        lookup = {"subject": {"kind": "id_card", "value": "11010519491231002x"},
+                  "source": "bureau", "purpose": "origination"}
+        found = client.post(STATUS, json=lookup, headers=auditor.headers)
+        assert found.status_code == 200, found.text
+        assert (found.json()["verdict"], found.json()["consent"]["id"]) == (
+            "granted", old.json()["id"])
+        # The new key's pseudonym alone does not name the old consent.
+        new_token = keys.pseudonym("id_card", "11010519491231002X", scope=api.tenant_a)
+        alone = client.get(STATUS, params={"subject_pseudonym": new_token, "source": "bureau",
+                                           "purpose": "origination"},
+                           headers=auditor.headers).json()
+        assert alone["verdict"] == "missing"
+
+        # New consents are recorded under the new key.
+        new = client.post("/v1/consents", json=body(purpose="marketing"), headers=clerk.headers)
+        assert new.status_code == 201, new.text
+        assert new.json()["subject_pseudonym"] == new_token
+        assert new_token.split(".")[1] == rotated.current != old_kid
+        listed = client.post("/v1/consents/search", json={"subject": lookup["subject"]},
+                             headers=auditor.headers).json()
+        assert [i["id"] for i in listed["items"]] == [new.json()["id"], old.json()["id"]]
+        assert listed["next"] is None
+        only_new = client.post("/v1/consents/search", json={"subject_pseudonym": new_token},
+                               headers=auditor.headers).json()
+        assert [i["id"] for i in only_new["items"]] == [new.json()["id"]]
+        page = client.post("/v1/consents/search", json={"subject": lookup["subject"],
+                                                        "limit": 1}, headers=auditor.headers)
+        assert page.json()["next"] == new.json()["id"]
+        filtered = client.post("/v1/consents/search", json={
+            "subject": lookup["subject"], "purpose": "origination", "active": True},
+            headers=auditor.headers).json()
+        assert [i["id"] for i in filtered["items"]] == [old.json()["id"]]
+        mismatch = client.post(STATUS, json={**lookup, "purpose": "collections"},
+                               headers=auditor.headers).json()
+        assert (mismatch["verdict"], mismatch["purposes"]) == (
+            "purpose-mismatch", ["marketing", "origination"])
+        # A decision now carries the new key's pseudonym.
+        decided = client.post(f"/v1/decisions/{api.strategy}", json=api.record(),
+                              headers=api.key("decide").headers)
+        assert decided.status_code == 200, decided.text
+        record = client.get(f"/v1/decisions/{decided.json()['id']}",
+                            headers=auditor.headers).json()
+        assert record["inputs"]["applicant"]["id_number"] == new_token
+        # Lookups by identifier are not a way to record anything, nor to see the value.
+        for r in (found, new):
+            assert "11010519491231002" not in r.text
+    assert api.count("consents", api.tenant_a) == 2
+
+
+@pytest.mark.parametrize(("route", "lookup", "path"), [
+    (STATUS, {"source": "bureau", "purpose": "origination"}, "$"),  # no subject
+    (STATUS, {"subject": {"kind": "id_card", "value": "110105194912310023"},
+              "source": "bureau", "purpose": "origination"}, "$.subject"),
+    (STATUS, {"subject": {"kind": "id_card", "value": "11010519491231002X"},
+              "subject_pseudonym": "pn1.0123abcd." + "A" * 27, "source": "bureau",
+              "purpose": "origination"}, "$"),
+    (STATUS, {"subject_pseudonym": "pn1.0123abcd." + "A" * 27, "source": "bureau",
+              "purpose": "fishing"}, "$.purpose"),
+    ("/v1/consents/search", {"subject": {"kind": "phone", "value": "12345"}}, "$.subject"),
+    ("/v1/consents/search", {"limit": 0}, "$.limit"),
+])
+def test_bad_lookups_answer_with_the_path_and_no_value(api: Any, route: str,
+                                                        lookup: dict[str, Any], path: str) -> None:
+    r = api.client.post(route, json=lookup, headers=api.key("audit").headers)
+    assert r.status_code == 422, r.text
+    assert path in {p["path"] for p in r.json()["error"]["problems"]}
+    assert "110105194912310023" not in r.text and "12345" not in r.text

@@ -48,7 +48,8 @@ def _grant(db: Database, c: NewConsent, tenant: str = "bank_a") -> dict[str, Any
 
 
 def _status(db: Database, at: dt.datetime | None = None, *, tenant: str = "bank_a",
-            subject: str = ALICE, source: str = "bureau", purpose: str = "origination") -> Any:
+            subject: str | tuple[str, ...] = ALICE, source: str = "bureau",
+            purpose: str = "origination") -> Any:
     with db.reader.connect() as conn:
         return consent_status(conn, tenant, subject, source, purpose, at)
 
@@ -205,3 +206,57 @@ def test_bulk_import_is_rolled_back_with_the_callers_transaction(db: Database) -
         raise RuntimeError  # something after the rows went in fails: none of them stay
     with db.reader.connect() as conn:
         assert list_consents(conn, "bank_a") == []
+
+
+# -- one person under several pseudonym keys (after a rotation) -------------------------------
+
+ROTATED = KEYS.rotated()
+ALICE_ALL = ROTATED.pseudonyms("id_card", "11010519491231002X", scope="bank_a")
+BOB_ALL = ROTATED.pseudonyms("id_card", "110105194912310021", scope="bank_a")
+
+
+def test_a_consent_recorded_under_an_old_key_is_found_by_the_persons_pseudonyms(
+        db: Database) -> None:
+    assert ALICE_ALL[1] == ALICE and ALICE_ALL[0].split(".")[1] == ROTATED.current
+    old = _grant(db, consent())
+    _grant(db, consent(subject=BOB_ALL[0]))
+    # By the new key's pseudonym alone: the old consent is not that token's ...
+    assert _status(db, T0 + dt.timedelta(hours=1), subject=ALICE_ALL[0]).verdict == "missing"
+    # ... by all of the person's pseudonyms (a tuple or a list), it is.
+    for subject in (ALICE_ALL, list(ALICE_ALL)):
+        with db.reader.connect() as conn:
+            status = consent_status(conn, "bank_a", subject, "bureau", "origination",
+                                    T0 + dt.timedelta(hours=1))
+            assert status.verdict == "granted" and status.consent == old
+            rows = list_consents(conn, "bank_a", subject=subject)
+        assert [r["id"] for r in rows] == [old["id"]]
+    with db.reader.connect() as conn:  # another tenant sees nothing of it
+        assert consent_status(conn, "bank_b", ALICE_ALL, "bureau", "origination").verdict == \
+            "missing"
+        assert list_consents(conn, "bank_b", subject=ALICE_ALL) == []
+
+
+def test_consents_under_several_keys_are_weighed_as_one_subjects(db: Database) -> None:
+    # Granted under the old key, then a stronger one under the new key, then revoked there.
+    _grant(db, consent(consent_type="general"))
+    new = _grant(db, consent(subject=ALICE_ALL[0], consent_type="written",
+                             granted_at=T0 + dt.timedelta(days=1)))
+    at = T0 + dt.timedelta(days=2)
+    status = _status(db, at, subject=ALICE_ALL)
+    assert (status.verdict, status.consent_type, status.consent["id"]) == (
+        "granted", "written", new["id"])
+    with db.writer.begin() as conn:
+        revoke_consent(conn, "bank_a", new["id"], T0 + dt.timedelta(days=1, hours=1))
+    status = _status(db, at, subject=ALICE_ALL)
+    assert (status.verdict, status.consent_type) == ("granted", "general")  # the old one holds
+    with db.reader.connect() as conn:
+        rows = list_consents(conn, "bank_a", subject=ALICE_ALL, active=True, at=at)
+        assert [r["subject_pseudonym"] for r in rows] == [ALICE]
+        assert len(list_consents(conn, "bank_a", subject=ALICE_ALL)) == 2
+        assert consent_status(conn, "bank_a", ALICE_ALL, "bureau", "marketing",
+                              at).purposes == ("origination",)
+
+
+def test_an_empty_subject_sequence_is_refused(db: Database) -> None:
+    with db.reader.connect() as conn, pytest.raises(ValueError, match="subject"):
+        consent_status(conn, "bank_a", (), "bureau", "origination")

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from fengkong import CompiledStrategy, __version__, compile_strategy, demo, evaluate
-from fengkong.cli import _anonymize, _consent, _demo, _io, _pack, _render, _service
+from fengkong.cli import _anonymize, _consent, _demo, _io, _pack, _pseudonym, _render, _service
 from fengkong.cli._run import DEFAULT_CHUNK_SIZE, decide_in_chunks
 from fengkong.errors import DataError, Diagnostic, InputValidationError, StrategyFileError
 from fengkong.strategy import strategy_json_schema
@@ -47,9 +47,9 @@ def _print_diagnostics(console: Console, diagnostics: tuple[Diagnostic, ...]) ->
         console.print(_render.diagnostic_text(d), soft_wrap=True)
 
 
-def _compile(path: Path, err: Console) -> CompiledStrategy:
+def _compile(path: Path, err: Console, *, pii_tokens: bool = False) -> CompiledStrategy:
     try:
-        return compile_strategy(path)
+        return compile_strategy(path, pii_tokens=pii_tokens)
     except StrategyFileError as exc:
         _print_diagnostics(err, exc.diagnostics)
         n = sum(d.severity == "error" for d in exc.diagnostics)
@@ -193,15 +193,47 @@ def batch(
             "--keep",
             metavar="COLUMN",
             show_default=False,
-            help="An input column to copy into the output, e.g. an application id (repeatable).",
+            help="An input column to copy into the output, e.g. an application id (repeatable). "
+            "A personal data (pii:) column is written as its pseudonym, so it needs "
+            "--pseudonymise.",
         ),
     ] = None,
+    pseudonymise: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymise",
+            help="Decide as the decision service does: replace personal data (pii:) fields by "
+            "the tenant's pseudonyms first (same keys, same tokens, same experiment arms). "
+            "Needs --tenant and the service's pseudonym keys.",
+        ),
+    ] = False,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant",
+            show_default=False,
+            help="With --pseudonymise: the tenant whose pseudonyms to make (the service's scope).",
+        ),
+    ] = None,
+    data_dir: _service.DataDir = Path("fengkong-data"),
 ) -> None:
-    """Decide every row of a Parquet or CSV file and write the decisions to a file."""
+    """Decide every row of a Parquet or CSV file and write the decisions to a file.
+
+    The output never holds an identifier in clear: personal data columns may be kept only
+    as pseudonyms (--pseudonymise). The pseudonym keys are the service's: --data-dir's
+    pseudonym-keys.json, $FENGKONG_PSEUDONYM_KEY_FILE or $FENGKONG_PSEUDONYM_KEYS.
+    """
     out, err = _render.consoles()
     _check_table_path(input_, "--input")
     _check_table_path(output, "--output")
-    compiled = _compile(strategy, err)
+    if tenant is not None and not pseudonymise:
+        msg = "A tenant names whose pseudonyms to make; it needs --pseudonymise."
+        raise typer.BadParameter(msg, param_hint="--tenant")
+    if pseudonymise and tenant is None:
+        msg = ("--pseudonymise needs the tenant whose pseudonyms to make "
+               "(tokens differ per tenant).")
+        raise typer.BadParameter(msg, param_hint="--tenant")
+    compiled = _compile(strategy, err, pii_tokens=pseudonymise)
     if compiled.warnings:
         err.print(
             f"{strategy}: {_render.plural(len(compiled.warnings), 'warning')} "
@@ -215,15 +247,31 @@ def batch(
     if clash:
         msg = f"Column `{clash[0]}` is also a decision column; it cannot be kept."
         raise typer.BadParameter(msg, param_hint="--keep")
+    personal = {f.name: f.pii for f in compiled.plan.pii_fields}
+    clear = [c for c in columns if c in personal]
+    if clear and not pseudonymise:
+        msg = (f"Column `{clear[0]}` is personal data (pii: {personal[clear[0]]}) and would be "
+               "written in clear; add --pseudonymise --tenant T to keep its pseudonym instead.")
+        raise typer.BadParameter(msg, param_hint="--keep")
+    keys = _pseudonym.existing_keys(data_dir) if pseudonymise else None
     try:
-        frame = _io.read_table(input_, compiled.plan.fields, keep=columns)
-        run = decide_in_chunks(compiled, frame, console=err, chunk_size=chunk_size, keep=columns)
+        # Personal data columns are read as declared (they become pseudonyms after).
+        raw = {f.name: f for f in compiled.plan.pii_fields}
+        fields = [raw.get(f.name, f) for f in compiled.plan.fields]
+        frame = _io.read_table(input_, fields, keep=columns)
+        run = decide_in_chunks(compiled, frame, console=err, chunk_size=chunk_size, keep=columns,
+                               keys=keys, scope=tenant or "")
         _io.write_table(run.decisions, output)
     except DataError as exc:
         _fail(err, str(exc))
     except OSError as exc:
         _fail(err, f"Cannot write {output}: {exc.strerror or exc}.")
     out.print(_render.run_renderable(run, output))
+    if keys is not None:
+        out.print(
+            f"Personal data fields ({', '.join(personal) or 'none declared'}) were replaced by "
+            f"tenant {tenant}'s pseudonyms (key {keys.current}) before deciding.",
+            markup=False, soft_wrap=True)
     out.print(_render.outcome_renderable(run.decisions))
 
 
@@ -358,6 +406,7 @@ app.add_typer(_service.db_app, name="db")
 app.add_typer(_service.keys_app, name="keys")
 app.add_typer(_service.audit_app, name="audit")
 app.add_typer(_consent.consent_app, name="consent")
+app.add_typer(_pseudonym.pseudonym_keys_app, name="pseudonym-keys")
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 Identifiers are pseudonymised with the server's key file (``--data-dir``'s
 ``pseudonym-keys.json`` or ``$FENGKONG_PSEUDONYM_KEY_FILE``) and the tenant as scope,
 so a consent recorded here matches the pseudonym a decision of that person gets.
+Consents are recorded under the current key; ``list`` and ``status`` by identifier look
+under every key, so consents recorded before a key rotation are found too.
 """
 
 from __future__ import annotations
@@ -19,17 +21,25 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fengkong.cli._pseudonym import existing_keys
 from fengkong.cli._service import DatabaseUrl, DataDir, Tenant, database
 from fengkong.privacy import PseudonymKeys
 from fengkong.privacy._pseudonym import PseudonymKeyError
 from fengkong.service import Settings
-from fengkong.service._consents import PII_KINDS, ConsentBody, parse_lines, to_new_consent
+from fengkong.service._consents import (
+    PII_KINDS,
+    ConsentBody,
+    SubjectBody,
+    parse_lines,
+    to_new_consent,
+)
 from fengkong.service._settings import default_data_dir
 from fengkong.store import (
     CONSENT_TYPES,
     PURPOSES,
     ConsentError,
     KeyRequestError,
+    consent_status,
     ensure_tenant,
     get_consent,
     grant_consent,
@@ -67,6 +77,30 @@ def _tenant(conn: Any, tenant: str) -> None:
         ensure_tenant(conn, tenant)
     except KeyRequestError as e:
         raise typer.BadParameter(str(e)) from None
+
+
+SubjectKind = Annotated[str | None, typer.Option(
+    help=f"The identifier's kind: {', '.join(PII_KINDS)}.")]
+SubjectValue = Annotated[str | None, typer.Option(
+    help="The identifier (pseudonymised at once, never stored).")]
+
+
+def _lookup_subjects(data_dir: Path | None, tenant: str, kind: str | None, value: str | None,
+                     pseudonym: str | None) -> tuple[str, ...] | None:
+    """The pseudonyms to look a subject up by: an identifier's under every key, or the one given."""
+    if kind is None and value is None:
+        return None if pseudonym is None else (pseudonym,)
+    if pseudonym is not None:
+        _fail("Give an identifier (--subject-kind, --subject-value) or --subject-pseudonym, "
+              "not both.")
+    try:
+        subject = SubjectBody.model_validate({"kind": kind, "value": value})
+    except ValidationError as e:
+        problems = [{"path": "--subject-" + str(err["loc"][0]) if err["loc"] else "--subject-*",
+                     "code": err["type"], "message": err["msg"]}
+                    for err in e.errors(include_input=False)]
+        _fail("The subject is not valid.", problems)
+    return existing_keys(data_dir).pseudonyms(subject.kind, subject.value, scope=tenant)
 
 
 def _print(consent: dict[str, Any]) -> None:
@@ -144,7 +178,10 @@ def revoke(
 @consent_app.command("list")
 def list_(
     tenant: Tenant,
-    subject_pseudonym: Annotated[str | None, typer.Option(help="One subject only.")] = None,
+    subject_kind: SubjectKind = None,
+    subject_value: SubjectValue = None,
+    subject_pseudonym: Annotated[str | None, typer.Option(
+        help="Or one pseudonym (that key's consents only).")] = None,
     source: Annotated[str | None, typer.Option(help="One source only.")] = None,
     purpose: Annotated[str | None, typer.Option(help="One purpose only.")] = None,
     active: Annotated[bool | None, typer.Option(
@@ -154,9 +191,10 @@ def list_(
     data_dir: DataDir = Path("fengkong-data"),
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List a tenant's consents, newest first."""
+    """List a tenant's consents, newest first (one subject's: by identifier, under every key)."""
+    subjects = _lookup_subjects(data_dir, tenant, subject_kind, subject_value, subject_pseudonym)
     with database(data_dir, database_url) as db, db.reader.connect() as conn:
-        rows = list_consents(conn, tenant, subject=subject_pseudonym, source=source,
+        rows = list_consents(conn, tenant, subject=subjects, source=source,
                              purpose=purpose, active=active, limit=limit)
     if as_json:
         for r in rows:
@@ -169,6 +207,33 @@ def list_(
                       r["consent_type"], r["version"], str(r["granted_at"]),
                       str(r["valid_to"] or ""), str(r["revoked_at"] or ""))
     Console(width=200).print(table)
+
+
+@consent_app.command("status")
+def status(
+    tenant: Tenant,
+    source: Annotated[str, typer.Option(help="The data source id (e.g. bureau).")],
+    purpose: Annotated[str, typer.Option(help=f"One of {', '.join(PURPOSES)}.")],
+    subject_kind: SubjectKind = None,
+    subject_value: SubjectValue = None,
+    subject_pseudonym: Annotated[str | None, typer.Option(
+        help="Or one pseudonym (that key's consents only).")] = None,
+    at: Annotated[dt.datetime | None, typer.Option(
+        help="The instant (default now; UTC unless an offset is given).")] = None,
+    data_dir: DataDir = Path("fengkong-data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print the verdict a decision would use (granted, missing, expired, revoked,
+    purpose-mismatch) as JSON; by identifier it weighs the consents under every key."""
+    if purpose not in PURPOSES:
+        msg = f"must be one of {', '.join(PURPOSES)}"
+        raise typer.BadParameter(msg, param_hint="--purpose")
+    subjects = _lookup_subjects(data_dir, tenant, subject_kind, subject_value, subject_pseudonym)
+    if subjects is None:
+        _fail("Give the subject: --subject-kind and --subject-value, or --subject-pseudonym.")
+    with database(data_dir, database_url) as db, db.reader.connect() as conn:
+        verdict = consent_status(conn, tenant, subjects, source, purpose, at)
+    _print(verdict.to_dict())
 
 
 @consent_app.command("import")

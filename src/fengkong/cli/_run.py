@@ -22,6 +22,7 @@ from rich.text import Text
 
 from fengkong import CompiledStrategy, evaluate_batch
 from fengkong.core import FixedClock, SystemClock
+from fengkong.privacy import PseudonymKeys, evaluate_batch_pseudonymised
 
 #: Rows decided per call to :func:`fengkong.evaluate_batch` unless told otherwise.
 DEFAULT_CHUNK_SIZE = 100_000
@@ -90,6 +91,8 @@ def decide_in_chunks(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     keep: Sequence[str] = (),
     description: str = "deciding",
+    keys: PseudonymKeys | None = None,
+    scope: str = "",
 ) -> BatchRun:
     """Decide every row of ``frame`` with :func:`fengkong.evaluate_batch`, chunk by chunk.
 
@@ -110,6 +113,12 @@ def decide_in_chunks(
         Input columns to put in front of the decision columns (e.g. an application id).
     description
         Label of the progress bar.
+    keys, scope
+        With keys, decide as the decision service does
+        (:func:`fengkong.privacy.evaluate_batch_pseudonymised`): personal data fields are
+        replaced by pseudonyms of tenant ``scope`` first, and ``keep`` columns that are
+        personal data come out as pseudonyms. ``strategy`` must then be compiled with
+        ``pii_tokens=True``.
 
     Returns
     -------
@@ -132,6 +141,9 @@ def decide_in_chunks(
     clock = FixedClock(SystemClock().now())
 
     def decide(part: pl.DataFrame) -> pl.DataFrame:
+        if keys is not None:
+            return evaluate_batch_pseudonymised(strategy, part, keys, scope=scope, clock=clock,
+                                                keep=keep)
         decided = evaluate_batch(strategy, part, clock=clock)
         return pl.concat([part.select(keep), decided], how="horizontal") if keep else decided
 

@@ -46,19 +46,29 @@ def pseudonymise_record(record: Mapping[str, Any], fields: Sequence[FieldIR], ke
             continue
         if is_pseudonym(value):
             continue
-        code = _check(f, value)
-        if code is not None:
-            problems.append(FieldProblem(f.name, code, field_messages(f)[code]))
-            _set(out, f.name, None)
-            continue
-        text = value.isoformat() if isinstance(value, dt.date) else str(value)
-        if f.pii in RULES and type(value) in (str, int) and not identifier_ok(f.pii, text):
-            problems.append(FieldProblem(f.name, "input-identifier",
-                                         f"Field `{f.name}` must be {RULES[f.pii]}."))
-            _set(out, f.name, None)
-            continue
-        _set(out, f.name, keys.pseudonym(f.pii or "other", text, scope=scope))
+        token, problem = pseudonymise_value(f, value, keys, scope=scope)
+        if problem is not None:
+            problems.append(problem)
+        _set(out, f.name, token)
     return out, problems
+
+
+def pseudonymise_value(f: FieldIR, value: Any, keys: PseudonymKeys, *, scope: str = ""
+                       ) -> tuple[str | None, FieldProblem | None]:
+    """The pseudonym of one raw (not None) value of personal data field ``f``, or its problem.
+
+    The value is checked against the field's declared type and constraints, then (ID card
+    and bank card numbers, mobile numbers, emails) the identifier's own rules; a bad value
+    gets no pseudonym. Dates are pseudonymised as ISO text, integers as their digits.
+    """
+    code = _check(f, value)
+    if code is not None:
+        return None, FieldProblem(f.name, code, field_messages(f)[code])
+    text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    if f.pii in RULES and type(value) in (str, int) and not identifier_ok(f.pii, text):
+        return None, FieldProblem(f.name, "input-identifier",
+                                  f"Field `{f.name}` must be {RULES[f.pii]}.")
+    return keys.pseudonym(f.pii or "other", text, scope=scope), None
 
 
 def _check(f: FieldIR, value: Any) -> str | None:

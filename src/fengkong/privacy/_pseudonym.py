@@ -93,8 +93,14 @@ class PseudonymKeys:
     """The keys pseudonyms are made with: the current one, and older ones kept for reference.
 
     A pseudonym is ``pn1.<key id>.<27 characters>``: the first 160 bits of
-    ``HMAC-SHA256(key, scope \\x1f kind \\x1f normalised value)`` in URL-safe base64.
-    ``scope`` (the tenant) keeps two institutions' pseudonyms of one person apart.
+    ``HMAC-SHA256(key, key id \\x1f scope \\x1f kind \\x1f normalised value)`` in URL-safe
+    base64. The namespace, ``scope`` (the tenant) and ``kind``, keeps two institutions'
+    pseudonyms of one person, and a phone and a card number that happen to share digits,
+    apart. The key id is hashed too, so a token cannot be passed off as another key's.
+
+    Keys rotate by key id: :meth:`rotated` adds a new current key and keeps the old ones,
+    and :meth:`pseudonyms` gives a value's token under every key (current first), so a
+    lookup of records keyed by pseudonym (consents) still finds those made before.
 
     >>> keys = PseudonymKeys.generate()
     >>> t = keys.pseudonym("phone", "138 0013 8000", scope="bank_a")
@@ -103,6 +109,9 @@ class PseudonymKeys:
     >>> t == keys.pseudonym("phone", "13800138000", scope="bank_b")
     False
     >>> is_pseudonym(t)
+    True
+    >>> new = keys.rotated()
+    >>> new.pseudonyms("phone", "13800138000", scope="bank_a")[1] == t
     True
     """
 
@@ -167,24 +176,63 @@ class PseudonymKeys:
     def save(self, path: Path) -> None:
         """Write the key file atomically, readable by its owner only."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"current": self.current,
-               "keys": {k: base64.b64encode(s).decode() for k, s in self.secrets.items()}}
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a leftover file
+                fh.write(self.to_json())
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.replace(path)
+
+    def rotated(self) -> PseudonymKeys:
+        """These keys with a new random current key; the old ones are kept for lookups."""
+        while True:
+            secret = secrets.token_bytes(32)
+            kid = _key_id(secret)
+            if kid not in self.secrets:  # 32-bit ids: a clash is unlikely, never fatal
+                return PseudonymKeys(kid, {kid: secret, **self.secrets})
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """Every key id, the current one first (never the key material)."""
+        return (self.current, *(kid for kid in self.secrets if kid != self.current))
+
+    def to_json(self) -> str:
+        """The key file's JSON (key material: give it only to a file or a secret manager)."""
+        return json.dumps({"current": self.current,
+                           "keys": {k: base64.b64encode(self.secrets[k]).decode()
+                                    for k in self.key_ids}})
 
     def pseudonym(self, kind: str, value: str, *, scope: str = "") -> str:
         """The pseudonym of one identifier under the current key."""
-        mac = self._mac.copy()  # the keyed state is set up once, not per value
-        mac.update(f"{scope}\x1f{kind}\x1f{normalise(kind, value)}".encode())
+        return self._token(self.current, kind, normalise(kind, value), scope)
+
+    def pseudonyms(self, kind: str, value: str, *, scope: str = "") -> tuple[str, ...]:
+        """The pseudonyms of one identifier under every key, the current key's first.
+
+        What a lookup of records keyed by pseudonym uses after a rotation: the person's
+        records made under an older key carry that key's token.
+        """
+        v = normalise(kind, value)
+        return tuple(self._token(kid, kind, v, scope) for kid in self.key_ids)
+
+    def _token(self, kid: str, kind: str, normalised: str, scope: str) -> str:
+        mac = self._macs[kid].copy()  # the keyed state is set up once per key, not per value
+        mac.update(f"{kid}\x1f{scope}\x1f{kind}\x1f{normalised}".encode())
         digest = mac.digest()[:20]
-        return f"{_PREFIX}.{self.current}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+        return f"{_PREFIX}.{kid}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
 
     @functools.cached_property
-    def _mac(self) -> hmac.HMAC:
-        return hmac.new(self.secrets[self.current], digestmod=hashlib.sha256)
+    def _macs(self) -> dict[str, hmac.HMAC]:
+        return {kid: hmac.new(s, digestmod=hashlib.sha256) for kid, s in self.secrets.items()}
+
+    def __repr__(self) -> str:  # never the key material
+        return f"PseudonymKeys(current={self.current!r}, key_ids={self.key_ids!r})"
 
 
 def _key_id(secret: bytes) -> str:

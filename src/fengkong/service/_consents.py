@@ -4,6 +4,10 @@ API and the CLI share (the CLI imports :func:`parse_lines` and :func:`to_new_con
 A subject is sent as an identifier (``{"kind": "id_card", "value": "..."}``), which is
 pseudonymised at once exactly as a decision's personal data fields are (same keys,
 the tenant as scope), or as a pseudonym. Only the pseudonym is stored or answered.
+A consent is recorded under the current key; a lookup by identifier
+(``POST /v1/consents/status``, ``POST /v1/consents/search``) looks under every key, so
+consents recorded before a key rotation are still found. Identifiers travel in request
+bodies only, never in a URL (URLs end up in proxies' and browsers' logs).
 """
 
 from __future__ import annotations
@@ -111,6 +115,49 @@ class ConsentBody(_Body):
     def _one_subject(self) -> ConsentBody:
         if (self.subject is None) == (self.subject_pseudonym is None):
             msg = "give exactly one of subject and subject_pseudonym"
+            raise ValueError(msg)
+        return self
+
+
+class _LookupBody(_Body):
+    subject: SubjectBody | None = Field(
+        None, description="The data subject's identifier; looked up under every pseudonym key "
+                          "(consents recorded before a key rotation are found too).")
+    subject_pseudonym: str | None = Field(None, pattern=_PSEUDONYM,
+                                          description="Or one pseudonym (that key's only).")
+
+    def subjects(self, keys: PseudonymKeys, tenant: str) -> tuple[str, ...] | None:
+        """The pseudonyms to look up: the identifier's under every key, or the one given."""
+        if self.subject is not None:
+            return keys.pseudonyms(self.subject.kind, self.subject.value, scope=tenant)
+        return None if self.subject_pseudonym is None else (self.subject_pseudonym,)
+
+
+class StatusBody(_LookupBody):
+    source: str = Field(pattern=_SOURCE, description="The data source id (e.g. `bureau`).")
+    purpose: Purpose
+    at: Utc | None = Field(None, description="Default: now. Naive times are UTC.")
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> StatusBody:
+        if (self.subject is None) == (self.subject_pseudonym is None):
+            msg = "give exactly one of subject and subject_pseudonym"
+            raise ValueError(msg)
+        return self
+
+
+class SearchBody(_LookupBody):
+    source: str | None = Field(None, pattern=_SOURCE, description="One source only.")
+    purpose: Purpose | None = None
+    active: bool | None = Field(None, description="Only consents in force now (true) or not "
+                                                  "(false).")
+    limit: int = Field(50, ge=1, le=500)
+    before: str | None = Field(None, pattern=r"^[0-9a-f-]{36}$", description="Page cursor.")
+
+    @model_validator(mode="after")
+    def _at_most_one_subject(self) -> SearchBody:
+        if self.subject is not None and self.subject_pseudonym is not None:
+            msg = "give at most one of subject and subject_pseudonym"
             raise ValueError(msg)
         return self
 
@@ -246,6 +293,35 @@ def build_consent_router() -> APIRouter:
                                       at).to_dict()
 
         return json(await run_in_threadpool(run))
+
+    @r.post("/status", summary="The consent verdict a decision would use, by identifier")
+    async def status_by_identifier(request: Request, body: StatusBody,
+                                   who: Annotated[Principal, need(*READ)]) -> Response:
+        svc = service(request)
+
+        def run() -> dict[str, Any]:
+            subjects = body.subjects(svc.pseudonyms, who.tenant_id)
+            assert subjects is not None
+            with svc.db.reader.connect() as conn:
+                return consent_status(conn, who.tenant_id, subjects, body.source, body.purpose,
+                                      body.at).to_dict()
+
+        return json(await run_in_threadpool(run))
+
+    @r.post("/search", summary="The tenant's consents, newest first, by identifier")
+    async def search(request: Request, body: SearchBody,
+                     who: Annotated[Principal, need(*READ)]) -> Response:
+        svc = service(request)
+
+        def run() -> list[dict[str, Any]]:
+            subjects = body.subjects(svc.pseudonyms, who.tenant_id)
+            with svc.db.reader.connect() as conn:
+                return list_consents(conn, who.tenant_id, subject=subjects, source=body.source,
+                                     purpose=body.purpose, active=body.active,
+                                     before=body.before, limit=body.limit)
+
+        rows = await run_in_threadpool(run)
+        return json({"items": rows, "next": rows[-1]["id"] if len(rows) == body.limit else None})
 
     @r.post("/import", openapi_extra=_IMPORT_BODY, status_code=201,
             summary="Record many consents (JSON lines): all or none")

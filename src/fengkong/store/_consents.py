@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 
 from fengkong.errors import FengkongError
 from fengkong.store._db import as_utc, utcnow
@@ -246,17 +246,40 @@ def revoke_consent(conn: Connection, tenant: str, consent_id: str,
     return view(_one(conn, tenant, consent_id)), True
 
 
-def list_consents(conn: Connection, tenant: str, *, subject: str | None = None,
+Subject = str | Sequence[str]
+"""One pseudonym, or the pseudonyms of one person under several keys (one per key)."""
+
+
+def _subjects(subject: Subject) -> tuple[str, ...]:
+    """The pseudonyms that name one subject (a rotation leaves a person one per key)."""
+    subjects = (subject,) if isinstance(subject, str) else tuple(dict.fromkeys(subject))
+    if not subjects or not all(isinstance(s, str) for s in subjects):
+        msg = "A subject is a pseudonym or a non-empty sequence of pseudonyms."
+        raise ValueError(msg)
+    return subjects
+
+
+def _of_subject(subject: Subject) -> ColumnElement[bool]:
+    subjects = _subjects(subject)
+    if len(subjects) == 1:
+        return consents.c.subject == subjects[0]
+    return consents.c.subject.in_(subjects)
+
+
+def list_consents(conn: Connection, tenant: str, *, subject: Subject | None = None,
                   source: str | None = None, purpose: str | None = None,
                   active: bool | None = None, at: dt.datetime | None = None,
                   before: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """``tenant``'s consents, newest first; ``before`` (an id) gives the next page.
 
     ``active``: True for the consents in force at ``at`` (default now), False for the others.
+    ``subject`` is a pseudonym or the pseudonyms of one person under several keys (as
+    :meth:`~fengkong.privacy.PseudonymKeys.pseudonyms` gives them): consents recorded under
+    any of them are listed.
     """
     q = select(consents).where(consents.c.tenant_id == tenant)
     if subject is not None:
-        q = q.where(consents.c.subject == subject)
+        q = q.where(_of_subject(subject))
     if source is not None:
         q = q.where(consents.c.source == source)
     if purpose is not None:
@@ -273,9 +296,14 @@ def list_consents(conn: Connection, tenant: str, *, subject: str | None = None,
     return [view(r) for r in rows]
 
 
-def consent_status(conn: Connection, tenant: str, subject: str, source: str, purpose: str,
+def consent_status(conn: Connection, tenant: str, subject: Subject, source: str, purpose: str,
                    at: dt.datetime | None = None) -> ConsentStatus:
     """The verdict a decision at ``at`` (default now) uses for ``subject``, ``source``, ``purpose``.
+
+    ``subject`` is one pseudonym, or a sequence of pseudonyms of one person, one per key
+    (:meth:`~fengkong.privacy.PseudonymKeys.pseudonyms`): after a key rotation a person's
+    consents carry the token of the key current when each was recorded, and the verdict
+    weighs all of them as one subject's.
 
     - ``granted``: a consent is in force (granted at or before ``at``; ``valid_to`` and
       ``revoked_at``, if set, after ``at``). The strongest type wins (written > separate >
@@ -288,7 +316,7 @@ def consent_status(conn: Connection, tenant: str, subject: str, source: str, pur
     """
     when = as_utc(at or utcnow())
     rows = [view(r) for r in conn.execute(select(consents).where(and_(
-        consents.c.tenant_id == tenant, consents.c.subject == subject,
+        consents.c.tenant_id == tenant, _of_subject(subject),
         consents.c.source == source)))]
     rows = [r for r in rows if r["granted_at"] <= when]
     if not rows:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
+import hashlib
+import hmac
 import json
 import re
 import stat
@@ -71,6 +74,78 @@ def test_scope_and_key_separate_pseudonyms() -> None:
     assert a != OTHER_KEYS.pseudonym("phone", "13800138000", scope="bank_a")
     assert a.split(".")[1] == KEYS.current != OTHER_KEYS.current
     assert OTHER_KEYS.pseudonym("phone", "1", scope="x").split(".")[1] == OTHER_KEYS.current
+
+
+# -- the HMAC message: key id, namespace (scope and kind), value --------------------------------
+
+SECRET = bytes(range(32))
+
+
+def test_same_value_and_namespace_give_one_token_another_namespace_another() -> None:
+    a = KEYS.pseudonym("id_card", "11010519491231002X", scope="bank_a")
+    assert a == KEYS.pseudonym("id_card", "11010519491231002x", scope="bank_a")
+    assert a != KEYS.pseudonym("id_card", "11010519491231002X", scope="bank_b")  # other scope
+    assert a != KEYS.pseudonym("other", "11010519491231002X", scope="bank_a")  # other kind
+    # The separator keeps "scope + kind" from being re-cut into another namespace.
+    assert KEYS.pseudonym("name", "x", scope="a\x1fname") != KEYS.pseudonym("name", "x", scope="a")
+
+
+def test_the_token_is_the_hmac_of_key_id_namespace_and_value() -> None:
+    keys = PseudonymKeys("0000aaaa", {"0000aaaa": SECRET})
+    message = b"0000aaaa\x1fbank_a\x1fphone\x1f13800138000"
+    digest = hmac.new(SECRET, message, hashlib.sha256).digest()[:20]
+    expected = "pn1.0000aaaa." + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    assert keys.pseudonym("phone", "+86 138 0013 8000", scope="bank_a") == expected
+
+
+def test_the_token_carries_its_key_id_and_another_id_with_the_same_secret_changes_it() -> None:
+    a = PseudonymKeys("0000aaaa", {"0000aaaa": SECRET}).pseudonym("phone", "13800138000")
+    b = PseudonymKeys("0000bbbb", {"0000bbbb": SECRET}).pseudonym("phone", "13800138000")
+    assert a.split(".")[1] == "0000aaaa" and b.split(".")[1] == "0000bbbb"
+    assert a.split(".")[2] != b.split(".")[2]  # not just the label: the MAC itself differs
+
+
+# -- rotation -------------------------------------------------------------------------------
+
+def test_rotation_adds_a_current_key_and_keeps_the_old_ones() -> None:
+    once = KEYS.rotated()
+    twice = once.rotated()
+    assert once.current != KEYS.current and len(once.secrets[once.current]) == 32
+    assert once.key_ids == (once.current, KEYS.current)
+    assert twice.key_ids == (twice.current, once.current, KEYS.current)
+    assert dict(KEYS.secrets).items() <= dict(twice.secrets).items()  # old secrets kept as is
+    new = twice.pseudonym("phone", "13800138000", scope="t")
+    assert new.split(".")[1] == twice.current != KEYS.current
+    assert twice.pseudonyms("phone", "+86 13800138000", scope="t") == (
+        new, once.pseudonym("phone", "13800138000", scope="t"),
+        KEYS.pseudonym("phone", "13800138000", scope="t"))
+    assert KEYS.pseudonyms("phone", "13800138000") == (KEYS.pseudonym("phone", "13800138000"),)
+
+
+def test_pseudonyms_put_the_current_key_first_whatever_the_file_order() -> None:
+    both = PseudonymKeys(OTHER_KEYS.current, {**KEYS.secrets, **OTHER_KEYS.secrets})
+    tokens = both.pseudonyms("name", "张三", scope="s")
+    assert [t.split(".")[1] for t in tokens] == [OTHER_KEYS.current, KEYS.current]
+    assert tokens == (OTHER_KEYS.pseudonym("name", "张三", scope="s"),
+                      KEYS.pseudonym("name", "张三", scope="s"))
+
+
+def test_a_rotated_key_set_saves_and_loads_back_with_its_current_key(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    KEYS.save(path)
+    rotated = PseudonymKeys.load_or_create(path).rotated()
+    rotated.save(path)
+    loaded = PseudonymKeys.load_or_create(path)
+    assert loaded == rotated and loaded.key_ids == rotated.key_ids
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert PseudonymKeys.parse(rotated.to_json(), where="x") == rotated
+
+
+def test_the_key_material_is_not_in_the_repr() -> None:
+    text = repr(KEYS) + str(KEYS)
+    secret = KEYS.secrets[KEYS.current]
+    assert base64.b64encode(secret).decode() not in text and repr(secret) not in text
+    assert KEYS.current in text
 
 
 @settings(max_examples=200, deadline=None)
