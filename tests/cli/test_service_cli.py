@@ -226,3 +226,15 @@ def test_a_bad_database_url_is_an_error_not_a_traceback(runner: CliRunner, tmp_p
                                       "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"])
     assert unreachable.exit_code == 1
     assert "cannot open the database" in unreachable.stderr
+
+
+def test_keys_create_accepts_the_review_role(runner: CliRunner, where: list[str],
+                                             db: Database) -> None:
+    key = _create(runner, where, "--tenant", "bank_a", "--role", "review", "--name", "Chen Jing")
+    with db.reader.connect() as conn:
+        who = authenticate(conn, key)
+    assert who is not None and who.roles == frozenset({"review"})
+    bad = runner.invoke(app, ["keys", "create", "--tenant", "bank_a", "--role", "reviewer",
+                              "--name", "x", *where])
+    assert bad.exit_code == 2
+    assert "consent, review" in bad.stderr

@@ -38,7 +38,7 @@ from fengkong.store._tables import metadata
 
 TENANT_A = "bank-a"
 TENANT_B = "bank-b"
-ALL_ROLES = ("decide", "author", "approve", "audit", "admin", "consent")
+ALL_ROLES = ("decide", "author", "approve", "audit", "admin", "consent", "review")
 STRATEGY = "consumer_loan"
 
 # Distinctive personal data: none of these may ever come back in a response or a log line.

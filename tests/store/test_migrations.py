@@ -13,7 +13,7 @@ from fengkong.store import Database, StoreError, utcnow
 from fengkong.store._tables import decisions, metadata
 
 TABLES = {"tenants", "api_keys", "strategy_versions", "deployments", "release_events",
-          "decisions", "chain_heads", "consents"}
+          "decisions", "chain_heads", "consents", "review_cases"}
 
 
 def _schema(db: Database) -> dict[str, set[str]]:
@@ -42,7 +42,7 @@ def test_upgrade_creates_every_table_with_the_columns_the_code_uses(database_url
         assert {"ix_decisions_strategy_time", "ix_decisions_time"} <= indexes
         consent_ix = {i["name"]: i["column_names"] for i in insp.get_indexes("consents")}
         assert consent_ix["ix_consents_subject"] == ["tenant_id", "subject", "source", "purpose"]
-        assert _revision(db) == ["0002"]
+        assert _revision(db) == ["0003"]
     finally:
         db.dispose()
 
@@ -57,7 +57,7 @@ def test_upgrade_twice_is_a_no_op_and_keeps_data(database_url: str) -> None:
         before = _schema(db)
         db.upgrade()
         assert _schema(db) == before
-        assert _revision(db) == ["0002"]
+        assert _revision(db) == ["0003"]
         with db.reader.connect() as conn:
             assert conn.execute(text("SELECT id FROM tenants")).scalars().all() == ["bank_a"]
     finally:
@@ -65,7 +65,7 @@ def test_upgrade_twice_is_a_no_op_and_keeps_data(database_url: str) -> None:
     again = Database.connect(database_url)  # a second process starting on the same database
     try:
         again.upgrade()
-        assert _revision(again) == ["0002"]
+        assert _revision(again) == ["0003"]
     finally:
         again.dispose()
 
@@ -87,7 +87,7 @@ def test_concurrent_upgrades_of_a_fresh_database_both_succeed(database_url: str)
         for t in threads:
             t.join(60)
         assert errors == []
-        assert _revision(dbs[0]) == ["0002"]
+        assert _revision(dbs[0]) == ["0003"]
     finally:
         for db in dbs:
             db.dispose()

@@ -20,6 +20,7 @@ from fengkong.compile import _hash, _lightgbm
 from fengkong.compile._cells import Cell, chain_cells
 from fengkong.compile.ir import FieldIR, ModelIR, Plan, ScorecardIR, SlotIR, TableIR
 from fengkong.errors import FieldProblem, InputValidationError
+from fengkong.explain import catalogue
 from fengkong.expr import Info, _runtime
 from fengkong.expr._pygen import PyContext, py_expr
 from fengkong.expr.ast import SAFE_INT, Lit, Node
@@ -493,21 +494,28 @@ class _Gen:
             term = self.float_expr(o.term)
         self.emit(1, f"term = {term}")
         self.emit(1, "if dec == 'decline': lim = apr = term = None")
-        # reasons, most decisive first
+        # reasons, most decisive first; generic summary codes (a score below a cut-off)
+        # after the specific factors (rules, then the score's characteristics)
         self.emit(1, "rs = []")
-        self.emit(1, f"if dec == 'decline' and not declined: rs.append({o.decline_reason!r})")
-        # Rules of an action are only looked at when one of them fired.
+        generic = catalogue().is_generic
         any_fired = {"decline": "declined", "refer": "referred", "cap": "capped", "flag": "flagged"}
-        for action in ("decline", "refer", "cap", "flag"):
-            pairs = [(r, v) for r, v in zip(self.plan.rules, self.rule_vars, strict=True) if r.action == action]
-            if pairs:
-                self.emit(1, f"if {any_fired[action]}:")
-                for rule, var in pairs:
-                    self.emit(2, f"if {var}: rs.append({rule.reason!r})")
-        for kind in ("scorecard", "model"):
-            for slot in self.plan.slots:
-                if slot.kind == kind:
-                    self.emit(1, f"rs += {self.slot_names[slot.name]['reasons']}")
+        for summaries in (False, True):
+            if generic(o.decline_reason) == summaries:
+                self.emit(1, f"if dec == 'decline' and not declined: rs.append({o.decline_reason!r})")
+            # Rules of an action are only looked at when one of them fired.
+            for action in ("decline", "refer", "cap", "flag"):
+                pairs = [(r, v) for r, v in zip(self.plan.rules, self.rule_vars, strict=True)
+                         if r.action == action and generic(r.reason) == summaries]
+                if pairs:
+                    self.emit(1, f"if {any_fired[action]}:")
+                    for rule, var in pairs:
+                        self.emit(2, f"if {var}: rs.append({rule.reason!r})")
+            if summaries:
+                break
+            for kind in ("scorecard", "model"):
+                for slot in self.plan.slots:
+                    if slot.kind == kind:
+                        self.emit(1, f"rs += {self.slot_names[slot.name]['reasons']}")
         self.emit(1, f"rs = list(dict.fromkeys(rs))[:{o.max_reasons}]")
         self.emit(1, "hits = []")
         if self.plan.rules:

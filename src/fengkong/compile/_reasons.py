@@ -5,7 +5,9 @@ The online backend builds each decision's reasons as: the default decline reason
 rules (decline, refer, cap, flag; strategy order within each), then, per scorecard
 slot, the characteristics that lost points (most points lost first, ties in
 characteristic order), then per model slot the features that pushed the score up
-(largest contribution first); duplicates dropped; the first ``max_reasons`` kept.
+(largest contribution first), then the generic summary codes among the default
+decline reason and the rules' reasons (``SCORE_TOO_LOW``...: see the catalogue), in the
+same order; duplicates dropped; the first ``max_reasons`` kept.
 This module computes exactly that for a whole table, without Python per row.
 """
 
@@ -18,6 +20,7 @@ import polars as pl
 import pyarrow as pa
 
 from fengkong.compile.ir import Plan
+from fengkong.explain import catalogue
 
 _ACTIONS = ("decline", "refer", "cap", "flag")
 
@@ -56,14 +59,18 @@ def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Serie
 
     fired = {r.id: np.flatnonzero(frame[r.column].to_numpy()) for r in plan.rules}
     candidates: list[Candidate] = []
+    summaries: list[Candidate] = []  # generic codes: after every specific factor
+    generic = catalogue().is_generic
     default = frame.select((pl.col("decision") == "decline").fill_null(value=False)
                            & ~pl.col("_declined")).to_series().to_numpy()
     rows = np.flatnonzero(default)
-    candidates.append((rows, np.full(rows.size, code_id(o.decline_reason), dtype=np.int64)))
+    (summaries if generic(o.decline_reason) else candidates).append(
+        (rows, np.full(rows.size, code_id(o.decline_reason), dtype=np.int64)))
     rules_in_order = [r for a in _ACTIONS for r in plan.rules if r.action == a]
     for r in rules_in_order:
         hit = fired[r.id]
-        candidates.append((hit, np.full(hit.size, code_id(r.reason), dtype=np.int64)))
+        (summaries if generic(r.reason) else candidates).append(
+            (hit, np.full(hit.size, code_id(r.reason), dtype=np.int64)))
     repeats = len(rules_in_order) + 1 - len(names)  # rule codes used more than once
     # Scorecard slots first, then model slots, as online.
     for slot in sorted(plan.slots, key=lambda s: s.kind != "scorecard"):
@@ -92,7 +99,7 @@ def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Serie
                     [(m.name, [f"contrib.{m.name}.{m.features[i]}" for i in ix], None,
                       [code_id(m.reasons[i] or "") for i in ix])
                      for m, ix in zip(models, coded, strict=True) if ix])
-    reasons = _first_distinct(candidates, n, o.max_reasons)  # (k, n)
+    reasons = _first_distinct(candidates + summaries, n, o.max_reasons)  # (k, n)
     pos, rows = np.nonzero(reasons >= 0)
     order = np.lexsort((pos, rows))
     reason_series = _list_series(rows[order], reasons[pos[order], rows[order]], n, names)

@@ -27,11 +27,12 @@ from fengkong.store import (
     list_decisions,
     list_keys,
     releases,
+    reviews,
     revoke_key,
     verify_chain,
 )
 
-Role = Literal["decide", "author", "approve", "audit", "admin", "consent"]
+Role = Literal["decide", "author", "approve", "audit", "admin", "consent", "review"]
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
 _TEXT = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it at the door
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fk_...`.")
@@ -124,7 +125,7 @@ class CandidateBody(_Body):
 class KeyBody(_Body):
     name: str = Field(min_length=1, max_length=128, pattern=_TEXT,
                       description="Who or what uses the key.")
-    roles: list[Role] = Field(min_length=1, max_length=6)
+    roles: list[Role] = Field(min_length=1, max_length=7)
 
 
 class PackBody(_Body):
@@ -174,7 +175,13 @@ def build_router() -> APIRouter:
                       who: Annotated[Principal, need("decide", "audit")]) -> Response:
         svc = service(request)
         stored = await run_in_threadpool(_get, svc, who, decision_id)
-        return json(svc.view(stored))
+
+        def review() -> Any:  # a human-review case on hold or decided (docs/explanations.md)
+            with svc.db.reader.connect() as conn:
+                return reviews.case_for_decision(conn, who.tenant_id, decision_id)
+
+        case = await run_in_threadpool(review)
+        return json(svc.view(stored) | ({} if case is None else {"review": case.summary()}))
 
     @r.get("/decisions", tags=["decisions"], summary="Logged decisions, newest first")
     async def list_(request: Request, who: Annotated[Principal, need("decide", "audit")],

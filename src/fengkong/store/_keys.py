@@ -21,7 +21,7 @@ from fengkong.errors import FengkongError
 from fengkong.store._db import utcnow
 from fengkong.store._tables import api_keys, tenants
 
-ROLES = ("decide", "author", "approve", "audit", "admin", "consent")
+ROLES = ("decide", "author", "approve", "audit", "admin", "consent", "review")
 TENANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _KEY = re.compile(r"fk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 

@@ -122,3 +122,23 @@ consents = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Index("ix_consents_subject", "tenant_id", "subject", "source", "purpose"),
 )
+
+review_cases = Table(
+    "review_cases", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("decision_id", String(36), nullable=False),  # the automated decision reviewed
+    Column("status", String(16), nullable=False),  # pending | decided
+    Column("lang", String(2), nullable=False),
+    Column("reason", Text),  # the customer's own words, as the lender forwarded them
+    Column("opened_by", String(32), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(32)),
+    Column("decided_by_name", String(128)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("outcome", String(16)),
+    Column("note", Text),
+    Column("review_decision_id", String(36)),  # the log record of the human decision
+    UniqueConstraint("tenant_id", "decision_id", name="uq_review_cases_decision"),
+    Index("ix_review_cases_status", "tenant_id", "status", "opened_at"),
+)

@@ -187,7 +187,8 @@ def test_zero_limit_declines_with_the_default_reason(mini: CompiledStrategy) -> 
     assert d.rule_hits == []
     assert d.decision == "decline"
     assert (d.limit, d.apr, d.term) == (None, None, None)
-    assert d.reasons == ["POLICY_DECLINE", "LOW_SCORE", "OCCUPATION"]
+    # POLICY_DECLINE is a generic summary code: ranked after the factors that explain it
+    assert d.reasons == ["LOW_BUREAU_SCORE", "OCCUPATION", "POLICY_DECLINE"]
 
 
 # -- reasons ------------------------------------------------------------------------------
@@ -198,7 +199,8 @@ def test_reasons_rank_declines_then_refers_then_caps_and_stop_at_four(mini: Comp
                             applicant__income_monthly=1000.0, bureau__monthly_debt=700.0,
                             bureau__score=500))
     assert d.rule_hits == ["dti_max", "score_low", "student_cap", "young_refer"]
-    assert d.reasons == ["DTI_TOO_HIGH", "SCORE_TOO_LOW", "YOUNG", "STUDENT_CAP"]
+    # SCORE_TOO_LOW is generic: the score's own factors rank before it (and fill the list)
+    assert d.reasons == ["DTI_TOO_HIGH", "YOUNG", "STUDENT_CAP", "LOW_BUREAU_SCORE"]
     assert d.decision == "decline"
 
 
@@ -208,7 +210,7 @@ def test_reasons_flag_then_scorecard_by_points_lost(mini: CompiledStrategy) -> N
                             bureau__score=560, x__free=10.0))
     assert d.features["weird"] == 20.0
     assert d.rule_hits == ["partner_flag"]
-    assert d.reasons == ["PARTNER_REVIEW", "LOW_SCORE", "OCCUPATION"]
+    assert d.reasons == ["PARTNER_REVIEW", "LOW_BUREAU_SCORE", "OCCUPATION"]
     assert d.decision == "approve"
 
 

@@ -305,7 +305,7 @@ def test_warnings_do_not_stop_compilation_and_are_located(tmp_path: Path) -> Non
 features:
   spare: "applicant.age * 2"
 rules:
-  - {id: r, when: "applicant.age < 16", action: decline, reason: R}
+  - {id: r, when: "applicant.age < 16", action: decline, reason: AGE_BELOW_MIN}
 """
     compiled = compile_strategy(write(tmp_path, text))
     found = {d.code: d for d in compiled.warnings}
