@@ -7,13 +7,18 @@ they are never skipped.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -79,3 +84,91 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         drop_pg_database(server, name)
+
+
+# -- a data provider on loopback: answers, is slow, fails or talks nonsense on request ------
+@dataclass
+class Behaviour:
+    """How one path answers: ``status`` and ``body`` (a dict is sent as JSON, bytes as is),
+    after ``delay`` seconds; ``fail_first`` answers 503 that many times first."""
+
+    body: Any = field(default_factory=dict)
+    status: int = 200
+    delay: float = 0.0
+    fail_first: int = 0
+
+
+class Provider:
+    """A real HTTP server on 127.0.0.1 that records every call it gets."""
+
+    Behaviour = Behaviour
+
+    def __init__(self) -> None:
+        self.behaviours: dict[str, Behaviour] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _answer(self) -> None:
+                path = self.path.split("?")[0]
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                with provider._lock:
+                    provider.calls.append((path, json.loads(raw) if raw else self.path))
+                    b = provider.behaviours.get(path, Behaviour(status=404))
+                    failing = b.fail_first > 0
+                    if failing:
+                        b.fail_first -= 1
+                if b.delay:
+                    time.sleep(b.delay)
+                status = 503 if failing else b.status
+                body = b.body if isinstance(b.body, bytes) else json.dumps(b.body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        """The address of ``path`` on this server."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def set(self, path: str, behaviour: Behaviour) -> None:
+        """How ``path`` answers from now on."""
+        with self._lock:
+            self.behaviours[path] = behaviour
+
+    def count(self, path: str) -> int:
+        """Calls ``path`` got so far."""
+        with self._lock:
+            return sum(1 for p, _ in self.calls if p == path)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def provider() -> Iterator[Provider]:
+    """A loopback data provider; see :class:`Provider`."""
+    p = Provider()
+    try:
+        yield p
+    finally:
+        p.close()

@@ -72,10 +72,22 @@ ROUTES = [
     Route("GET", "/v1/consents", ("consent", "audit"), "/v1/consents"),
     Route("GET", "/v1/consents/status", ("consent", "audit"),
           "/v1/consents/status?subject_pseudonym={subject}&source=bureau&purpose=origination"),
+    Route("POST", "/v1/consents/status", ("consent", "audit"), "/v1/consents/status",
+          "consent_lookup"),
+    Route("POST", "/v1/consents/search", ("consent", "audit"), "/v1/consents/search",
+          "consent_lookup"),
     Route("POST", "/v1/consents/import", ("consent",), "/v1/consents/import", "consents_import"),
     Route("GET", "/v1/consents/{consent_id}", ("consent", "audit"), "/v1/consents/{consent}"),
     Route("POST", "/v1/consents/{consent_id}/revoke", ("consent",),
           "/v1/consents/{consent}/revoke", "revoke_consent"),
+    Route("GET", "/v1/decisions/{decision_id}/explanation", ("decide", "audit", "review"),
+          "/v1/decisions/{decision}/explanation"),
+    Route("POST", "/v1/decisions/{decision_id}/review", ("decide",),
+          "/v1/decisions/{decision}/review", "review_request"),
+    Route("GET", "/v1/reviews", ("review", "audit"), "/v1/reviews?status=pending"),
+    Route("GET", "/v1/reviews/{case_id}", ("review", "audit"), "/v1/reviews/{case}"),
+    Route("POST", "/v1/reviews/{case_id}/decision", ("review",), "/v1/reviews/{case}/decision",
+          "review_decision"),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 
@@ -98,10 +110,11 @@ class World:
     admin: Any
     consent: str
     subject: str
+    case: str = ""
 
     def path(self, route: Route) -> str:
         return route.path.format(decision=self.decision, key=self.key, consent=self.consent,
-                                 subject=self.subject)
+                                 subject=self.subject, case=self.case)
 
     def call(self, api: Any, route: Route, headers: dict[str, str] | None,
              path: str | None = None) -> Any:
@@ -141,9 +154,18 @@ def _world(api: Any, pack: Any) -> World:
               "new_key": {"name": "new", "roles": ["decide"]},
               "consent": {**consent, "purpose": "marketing"},
               "consents_import": orjson.dumps(consent) + b"\n",
-              "revoke_consent": {}}
+              "consent_lookup": {"subject": consent["subject"], "source": "bureau",
+                                 "purpose": "origination"},
+              "revoke_consent": {},
+              "review_request": {"reason": "Please look again.", "lang": "en"},
+              "review_decision": {"decision": "decline", "reasons": ["LOW_INCOME"]}}
+    # A human-review case on the second decision (opened by the lender's app).
+    other = api.client.get("/v1/decisions", headers=admin.headers).json()["items"][1]["id"]
+    opened = api.client.post(f"/v1/decisions/{other}/review", json={},
+                             headers=api.key("decide", name="a-app").headers)
+    assert opened.status_code == 201, opened.text
     return World(decision, victim.id, bodies, admin, made.json()["id"],
-                 made.json()["subject_pseudonym"])
+                 made.json()["subject_pseudonym"], opened.json()["id"])
 
 
 def _snapshot(api: Any, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -242,6 +264,12 @@ def _b_calls(world: World) -> list[tuple[str, str, Any, set[int]]]:
          {"version": "2", "mode": "split", "percent": 100}, {404}),
         ("PUT", "/v1/strategies/tiny_loan/candidate", {"version": None}, {404}),
         ("DELETE", f"/v1/keys/{k}", None, {404}),
+        ("GET", f"/v1/decisions/{d}/explanation", None, {404}),
+        ("POST", f"/v1/decisions/{d}/review", None, {404}),
+        ("POST", f"/v1/decisions/{d}/review", {"reason": "x"}, {404}),
+        ("GET", f"/v1/reviews/{world.case}", None, {404}),
+        ("POST", f"/v1/reviews/{world.case}/decision",
+         {"decision": "approve", "limit": 1000, "reasons": []}, {404}),
     ]
 
 
@@ -256,7 +284,8 @@ def test_other_tenant_sees_and_changes_nothing(api: Any, pack: Any) -> None:
         f"/v1/decisions/{world.decision}", "/v1/decisions", "/v1/strategies",
         f"/v1/consents/{world.consent}", "/v1/consents",
         "/v1/strategies/consumer_loan/versions", "/v1/strategies/tiny_loan/versions",
-        "/v1/keys", "/v1/audit/verify")}
+        "/v1/keys", "/v1/audit/verify", "/v1/reviews", f"/v1/reviews/{world.case}",
+        f"/v1/decisions/{world.decision}/explanation")}
     before = _snapshot(api, api.tenant_a)
 
     for method, path, body, ok in _b_calls(world):
@@ -267,6 +296,7 @@ def test_other_tenant_sees_and_changes_nothing(api: Any, pack: Any) -> None:
         missing = path.replace(world.decision, "00000000-0000-0000-0000-000000000000") \
             .replace(world.key, "0123456789abcdef").replace("tiny_loan", "no_such") \
             .replace(world.consent, "00000000-0000-7000-8000-000000000000") \
+            .replace(world.case, "00000000-0000-7000-8000-00000000000a") \
             .replace("versions/2", "versions/99").replace('"2"', '"99"')
         r2 = api.client.request(method, missing, headers=b.headers,
                                 **({} if body is None else {"json": _swap(body)}))
@@ -300,6 +330,14 @@ def test_other_tenant_sees_and_changes_nothing(api: Any, pack: Any) -> None:
         got = api.client.get("/v1/consents", params={"subject_pseudonym": params[
             "subject_pseudonym"]}, headers=b.headers).json()
         assert got["items"] == []
+    # By the identifier: B's pseudonyms of the person (every key), none of A's consents.
+    lookup = {"subject": {"kind": "id_card", "value": api.id_number}, "source": "bureau",
+              "purpose": "origination"}
+    seen = api.client.post("/v1/consents/status", json=lookup, headers=b.headers).json()
+    assert seen["verdict"] == "missing"
+    got = api.client.post("/v1/consents/search", json={"subject": lookup["subject"]},
+                          headers=b.headers).json()
+    assert got == {"items": [], "next": None}
     report = api.client.get("/v1/audit/verify", headers=b.headers).json()
     assert report["ok"] is True
     assert report["records"] == 1

@@ -14,9 +14,14 @@ import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from fengkong.compile import _lightgbm, _lint, _protected
+from fengkong.compile import _lightgbm, _lint, _protected, _texts
 from fengkong.compile._cells import Cell, CellError, parse_cell
 from fengkong.compile.ir import (
+    ALTERNATIVE_KINDS,
+    CONSENT_RANK,
+    SOURCE_CONSENT_CODES,
+    SOURCE_FAILURE_CODES,
+    SOURCE_STATUSES,
     CharacteristicIR,
     Column,
     ExperimentIR,
@@ -30,6 +35,7 @@ from fengkong.compile.ir import (
     ScorecardIR,
     SegmentIR,
     SlotIR,
+    SourceIR,
     TableIR,
 )
 from fengkong.errors import DiagnosticSink
@@ -37,10 +43,24 @@ from fengkong.expr import ExprError, Info, check_expression, suggest
 from fengkong.expr import ast as t
 from fengkong.expr.functions import unify
 from fengkong.strategy._load import LoadedStrategy, Path_
-from fengkong.strategy._spec import InputSpec, ModelSpec, RuleSpec, ScorecardSpec, TableSpec
+from fengkong.strategy._spec import (
+    FileConnectorSpec,
+    HttpConnectorSpec,
+    InputSpec,
+    ModelSpec,
+    RuleSpec,
+    ScorecardSpec,
+    SourceSpec,
+    TableSpec,
+)
 
 RESERVED = frozenset({"segment", "declined", "referred", "flagged", "cap", "limit", "apr", "term",
-                      "decision", "experiment", "feature", "points", "component", "table", "rule", "true", "false", "null", "none"})
+                      "decision", "experiment", "feature", "points", "component", "table", "rule", "sources",
+                      "true", "false", "null", "none"})
+# Which consent purposes a strategy of each stage may rely on.
+STAGE_PURPOSES = {"acquisition": ("acquisition", "marketing"), "origination": ("origination",),
+                  "account_management": ("account_management",),
+                  "collections": ("collections",)}
 DECISIONS = ("approve", "decline", "refer")
 
 
@@ -121,6 +141,147 @@ class _Lowering:
                 out.append(FieldIR(name, "str", f.required, None, None, None, None, f.pii))
                 continue
             out.append(FieldIR(name, f.type, f.required, f.min, f.max, values, f.max_length, f.pii))
+        return tuple(out)
+
+    def sources(self, inputs: tuple[FieldIR, ...]) -> tuple[tuple[SourceIR, ...], tuple[FieldIR, ...]]:
+        """Check the declared data sources; their fields and status fields join the inputs."""
+        out: list[SourceIR] = []
+        added: list[FieldIR] = []
+        by_name = {f.name: f for f in inputs}
+        roots = {f.name.split(".")[0] for f in inputs}
+        stage = self.spec.stage
+        for name, src in self.spec.sources.items():
+            path: Path_ = ("sources", name)
+            ok = True
+            if name in roots or name in self.spec.features or name in RESERVED:
+                self.error(path, "name-collision", f"Source `{name}` collides with an input "
+                           f"(`{name}.…`), a feature or a reserved name; inputs a source "
+                           "delivers are declared under the source's `fields`.")
+                ok = False
+            allowed = STAGE_PURPOSES[stage]
+            if src.purpose not in allowed:
+                self.error((*path, "purpose"), "source-purpose",
+                           f"Source `{name}` is for `{src.purpose}`, but this strategy decides "
+                           f"`{stage}`: its consent does not cover this use. Use a source whose "
+                           f"purpose is {' or '.join(f'`{a}`' for a in allowed)}.")
+                ok = False
+            need = _consent_needed(src)
+            if CONSENT_RANK[src.consent] < CONSENT_RANK[need[0]]:
+                self.error((*path, "consent"), "source-consent",
+                           f"Source `{name}` needs `{need[0]}` consent ({need[1]}), not "
+                           f"`{src.consent}`.")
+                ok = False
+            if src.data_class == "C3":
+                self.error((*path, "data_class"), "c3-data",
+                           f"Source `{name}` delivers C3 data (authentication data such as "
+                           "passwords, verification codes or biometrics), which no credit "
+                           "decision may collect.")
+                ok = False
+            subject = by_name.get(src.subject)
+            if subject is None or subject.pii is None:
+                why = "is not an input" if subject is None else "is not personal data (`pii:`)"
+                self.error((*path, "subject"), "source-subject",
+                           f"`{src.subject}` {why}; `subject` names the personal data input "
+                           "(e.g. an ID number) whose consent is checked."
+                           + (suggest(src.subject, [f.name for f in inputs if f.pii])
+                              if subject is None else ""))
+                ok = False
+            ok = self.connector(name, src, by_name) and ok
+            fields = []
+            for fname, fs in src.fields.items():
+                fpath: Path_ = (*path, "fields", fname)
+                if fs.type == "enum" and not fs.values:
+                    self.error(fpath, "enum-without-values", f"Enum field `{fname}` needs `values`.")
+                    ok = False
+                if (fs.min is not None or fs.max is not None) and fs.type not in ("int", "float"):
+                    self.error(fpath, "range-not-numeric",
+                               "`min`/`max` apply to int and float fields only.")
+                    ok = False
+                values = tuple(fs.values) if fs.values else None
+                fields.append(FieldIR(f"{name}.{fname}", fs.type, False, fs.min, fs.max, values,
+                                      fs.max_length, None, source=name))
+            status = FieldIR(f"sources.{name}.status", "enum", False, None, None,
+                             SOURCE_STATUSES, None, None, source=name)
+            added += [*fields, status]
+            if not ok or subject is None or subject.pii is None:
+                self.failed.add(name)
+                continue
+            alternative = src.kind in ALTERNATIVE_KINDS
+            out.append(SourceIR(
+                name=name, kind=src.kind, purpose=src.purpose, consent=src.consent,
+                subject=src.subject, subject_pii=subject.pii, data_class=src.data_class,
+                alternative=alternative,
+                enabled=bool(src.enabled) if src.enabled is not None else not alternative,
+                fields=tuple(fields), connector=src.connector.model_dump(),
+                timeout_ms=src.timeout_ms, retries=src.retries,
+                retry_backoff_ms=src.retry_backoff_ms, cache_ttl_s=src.cache_ttl_s,
+                breaker_failures=src.circuit_breaker.failures,
+                breaker_reset_s=src.circuit_breaker.reset_s,
+                on_missing_consent=src.on_missing_consent, on_failure=src.on_failure,
+                base_dir=str(self.loaded.base_dir)))
+        return tuple(out), tuple(added)
+
+    def connector(self, name: str, src: SourceSpec, inputs: Mapping[str, FieldIR]) -> bool:
+        """Connector parameters read request inputs only (sources are independent)."""
+        path: Path_ = ("sources", name, "connector")
+        conn = src.connector
+        params = dict(conn.request)
+        if isinstance(conn, FileConnectorSpec):
+            params["key"] = conn.key
+        ok = True
+        for param, field_name in params.items():
+            if field_name not in inputs:
+                where = (*path, "key") if isinstance(conn, FileConnectorSpec) and param == "key" \
+                    else (*path, "request", param)
+                self.error(where, "unknown-field",
+                           f"`{field_name}` is not an input; a source's parameters come from "
+                           f"the request.{suggest(field_name, list(inputs))}")
+                ok = False
+        if isinstance(conn, HttpConnectorSpec) and not conn.url.startswith(
+                ("http://", "https://", "${")):
+            self.error((*path, "url"), "source-url", "`url` must start with http:// or https://.")
+            ok = False
+        if isinstance(conn, FileConnectorSpec):
+            file = self.loaded.base_dir / conn.path
+            if not file.is_file():
+                self.error((*path, "path"), "source-file",
+                           f"`{conn.path}` does not exist next to the strategy file.")
+                ok = False
+            elif file.suffix.lower() not in (".csv", ".jsonl", ".ndjson", ".parquet"):
+                self.error((*path, "path"), "source-file",
+                           "A lookup file must be .csv, .jsonl, .ndjson or .parquet.")
+                ok = False
+        return ok
+
+    def source_rules(self, sources: tuple[SourceIR, ...], env: Mapping[str, Info]) -> tuple[RuleIR, ...]:
+        """The policy of each source as rules on its status, ahead of the strategy's own.
+
+        ``continue`` still records the reason (a ``flag``); refused or failed sources
+        deliver nothing either way.
+        """
+        out = []
+        action = {"refer": "refer", "decline": "decline", "continue": "flag"}
+        taken = {r.id for r in self.spec.rules} | {r.id for s in self.spec.segments for r in s.rules}
+        for src in sources:
+            # Alternative data without consent is dropped (FEATURE_NOT_ENABLED), not refused;
+            # a type requirement can only fail where the source asks for more than `general`.
+            codes_here = () if src.alternative else tuple(
+                c for c in SOURCE_CONSENT_CODES
+                if c != "SEPARATE_CONSENT_REQUIRED" or src.consent == "separate"
+                if c != "WRITTEN_CONSENT_REQUIRED" or src.consent == "written")
+            groups: list[tuple[str, tuple[str, ...], str, str]] = [
+                (code.lower(), (code,), code, src.on_missing_consent) for code in codes_here]
+            groups.append(("unavailable", SOURCE_FAILURE_CODES, "SOURCE_UNAVAILABLE",
+                           src.on_failure))
+            for suffix, codes, reason, policy in groups:
+                rid = f"source_{src.name}_{suffix}"
+                if rid in taken:
+                    self.error(("sources", src.name), "duplicate-rule",
+                               f"Rule id `{rid}` is taken by the source's policy; rename the rule.")
+                    continue
+                listed = ", ".join(f"'{c}'" for c in codes)
+                node = check_expression(f"{src.status} in ({listed},)", env)
+                out.append(RuleIR(rid, node, action[policy], reason, None, None))
         return tuple(out)
 
     def protected(self, name: str, f: InputSpec) -> None:
@@ -545,6 +706,17 @@ class _Lowering:
                          o.max_reasons, o.decline_reason)
 
 
+def _consent_needed(src: SourceSpec) -> tuple[str, str]:
+    """The weakest consent type a source may rely on, and why."""
+    if src.kind in ("credit_report", "income_asset"):
+        return "written", "credit reports and income or asset data need written authorisation"
+    if src.kind in ALTERNATIVE_KINDS:
+        return "separate", "alternative data needs its own separate consent"
+    if src.sensitive:
+        return "separate", "sensitive personal information needs separate consent"
+    return "general", ""
+
+
 def _score_bounds(card: ScorecardIR) -> tuple[float, float]:
     lo = card.base_points + sum(
         min([c.missing, c.other, *(p for _, p in c.specials), *(p for _, p in c.bins)])
@@ -564,7 +736,10 @@ def lower(loaded: LoadedStrategy, sink: DiagnosticSink, *, pii_tokens: bool = Fa
     lw = _Lowering(loaded, sink, pii_tokens=pii_tokens)
     spec = loaded.spec
     fields = lw.fields()
+    sources, source_fields = lw.sources(fields)
+    fields += source_fields
     env: dict[str, Info] = {f.name: f.info for f in fields}
+    source_rules = lw.source_rules(sources, env)
     features = lw.features(env)
     segments = lw.segments(dict(env))
     seg_names = [s.name for s in segments]
@@ -616,10 +791,17 @@ def lower(loaded: LoadedStrategy, sink: DiagnosticSink, *, pii_tokens: bool = Fa
             lw.error((kind + "s", name), "component-unused",
                      f"{kind.capitalize()} `{name}` is not plugged into any slot (`use:`).",
                      severity="warning")
-    rules = lw.rules(env, seg_names)
+    rules = source_rules + lw.rules(env, seg_names)
     env.update({"declined": Info("bool", False), "referred": Info("bool", False),
                 "flagged": Info("bool", False), "cap": Info("float", True)})
     outcome = lw.outcome(env)
+    _texts.check(lw, rules, slots)
+    for sf in source_fields if not sink.has_errors else ():
+        if sf.name not in lw.used_names and not sf.name.startswith("sources."):
+            src_name, _, rest = sf.name.partition(".")
+            lw.error(("sources", src_name, "fields", rest), "source-field-unused",
+                     f"`{sf.name}` is fetched but nothing reads it: collect only what the "
+                     "decision needs.", severity="warning")
     for f in features if not sink.has_errors else ():
         if f.name not in lw.used_names:
             lw.error(("features", f.name), "feature-unused",
@@ -633,6 +815,7 @@ def lower(loaded: LoadedStrategy, sink: DiagnosticSink, *, pii_tokens: bool = Fa
         fields=fields, features=features, segments=segments, experiments=experiments,
         scorecards=scorecards, tables=tables, slots=slots, rules=rules, outcome=outcome,
         columns=(), models=models, pii_fields=tuple(lw.pii_fields),
+        sources=sources, source_deadline_ms=spec.source_deadline_ms,
     )
     return _with_columns(plan)
 

@@ -21,6 +21,7 @@ class FieldIR:
     values: tuple[str, ...] | None
     max_length: int | None
     pii: str | None
+    source: str | None = None  # the data source that delivers it (None: the request)
 
     @property
     def info(self) -> Info:
@@ -31,6 +32,54 @@ class FieldIR:
         if kind not in ("int", "float"):
             lo, hi = float("-inf"), float("inf")
         return Info(kind, not self.required, lo, hi, self.values)  # type: ignore[arg-type]
+
+
+# What a source's status field can hold; the first is success.
+SOURCE_OK = "OK"
+SOURCE_CONSENT_CODES = ("CONSENT_MISSING", "CONSENT_EXPIRED", "CONSENT_REVOKED",
+                        "PURPOSE_MISMATCH", "SEPARATE_CONSENT_REQUIRED",
+                        "WRITTEN_CONSENT_REQUIRED")
+SOURCE_FAILURE_CODES = ("TIMEOUT", "ERROR", "INVALID_RESPONSE", "CIRCUIT_OPEN")
+SOURCE_STATUSES = (SOURCE_OK, "NO_DATA", "FEATURE_NOT_ENABLED", *SOURCE_CONSENT_CODES,
+                   *SOURCE_FAILURE_CODES)
+ALTERNATIVE_KINDS = frozenset({"digital_assets", "social"})
+CONSENT_RANK = {"general": 0, "separate": 1, "written": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceIR:
+    """An external data source: the consent it needs and how to call it.
+
+    ``fields`` are the values it delivers (``<name>.<field>``, all optional);
+    ``status`` names the field holding the outcome (one of ``SOURCE_STATUSES``).
+    ``connector`` is the validated connector spec as plain data.
+    """
+
+    name: str
+    kind: str
+    purpose: str
+    consent: str  # the weakest consent type that suffices
+    subject: str  # the personal data input identifying the person
+    subject_pii: str  # its kind (id_card, phone, ...)
+    data_class: str
+    alternative: bool
+    enabled: bool
+    fields: tuple[FieldIR, ...]
+    connector: dict[str, object]
+    timeout_ms: int
+    retries: int
+    retry_backoff_ms: int
+    cache_ttl_s: float
+    breaker_failures: int
+    breaker_reset_s: float
+    on_missing_consent: str
+    on_failure: str
+    base_dir: str  # where relative connector paths start
+
+    @property
+    def status(self) -> str:
+        """The input field holding this source's outcome."""
+        return f"sources.{self.name}.status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,3 +267,5 @@ class Plan:
     # Personal data fields with their declared constraints, as the raw value must meet
     # them; with ``pii_tokens`` the plan's ``fields`` hold them as plain strings instead.
     pii_fields: tuple[FieldIR, ...] = ()
+    sources: tuple[SourceIR, ...] = ()
+    source_deadline_ms: int = 2000

@@ -20,6 +20,7 @@ from fengkong.service._consents import build_consent_router
 from fengkong.service._errors import ApiError, install_error_handlers
 from fengkong.service._logging import configure_logging
 from fengkong.service._middleware import RequestContext
+from fengkong.service._reviews import build_review_router
 from fengkong.service._routes import DECIDE_PATH, build_router, decide_endpoint, json
 from fengkong.service._service import Service
 from fengkong.service._settings import Settings
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await svc.aclose()
             await run_in_threadpool(svc.stop)
             log.info("service stopped")
 
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(build_router())
     app.include_router(build_consent_router())
+    app.include_router(build_review_router())
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> Response:

@@ -23,6 +23,14 @@ class Metrics:
         self.errors = Counter(
             "fengkong_errors", "Requests answered with an error, by HTTP status.",
             ["status"], registry=self.registry)
+        self.source_calls = Counter(
+            "fengkong_source_calls", "Data source outcomes per decision, by status "
+            "(OK, NO_DATA, consent refusals, TIMEOUT, ERROR, ...).",
+            ["strategy", "source", "status"], registry=self.registry)
+        self.source_latency = Histogram(
+            "fengkong_source_seconds", "Time a data source took to answer (calls made).",
+            ["source"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
         self.log_batches = Gauge(
             "fengkong_log_commits", "Commits made by the decision log writer.",
             registry=self.registry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -27,6 +28,7 @@ from fengkong.service._logging import request_id_var
 from fengkong.service._metrics import Metrics
 from fengkong.service._registry import Registry, pack_files
 from fengkong.service._settings import Settings
+from fengkong.sources import ConsentAnswer, ConsentQuery, SourceResults, SourceRuntime
 from fengkong.store import (
     Database,
     DecisionLog,
@@ -35,6 +37,8 @@ from fengkong.store import (
     RequestIdReused,
     StoredDecision,
     authenticate,
+    consent_status,
+    decision_for_request,
     ensure_tenant,
     new_id,
     releases,
@@ -138,6 +142,7 @@ class Service:
         self.registry = Registry(db, settings.data_dir, settings.routing_ttl)
         self.keys: TtlCache[str, Principal | None] = TtlCache(self._lookup_key, settings.key_cache_ttl)
         self.metrics = Metrics()
+        self.sources: dict[tuple[str, str], SourceRuntime] = {}  # (tenant, digest) -> runtime
 
     def start(self) -> None:
         """Deploy the example pack if asked to, and start the log writer."""
@@ -168,6 +173,7 @@ class Service:
                      request_id: str | None) -> tuple[dict[str, Any], bool]:
         """Decide, log durably, and answer; returns the response and whether it is a retry."""
         started = time.perf_counter_ns()
+        retry_possible = request_id is not None
         if request_id is None:  # the id the request middleware gave it (and logs it under)
             request_id = request_id_var.get() or uuid.uuid4().hex
         elif not REQUEST_ID.fullmatch(request_id):
@@ -192,13 +198,35 @@ class Service:
                 chosen = route.candidate
             else:
                 shadow = route.candidate
+        # Canonical (sorted keys): a retry is the same application in any key order.
+        input_hash = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        if retry_possible and (chosen.plan.sources or (shadow and shadow.plan.sources)):
+            # A retry must not ask the providers again: answer it before any source is called.
+            logged = await asyncio.to_thread(self._logged, who.tenant_id, request_id)
+            if logged is not None:
+                if logged.input_hash != input_hash:
+                    raise ApiError(409, "request-id-reused",
+                                   "The request id was used before for another input.")
+                return self.view(logged, full=False), True
         clock = FixedClock(_SYSTEM.now())  # the candidate decides at the same instant
-        inputs, decision, decision_json = self._evaluate(who, chosen, record, clock)
+        fetched, shadow_fetched = await asyncio.gather(
+            self._fetch_sources(who, chosen, record, clock),
+            self._fetch_sources(who, shadow, record, clock, quiet=True),
+        )
+        assert not isinstance(fetched, ApiError)  # raised, not returned, for the chosen one
+        inputs, decision, decision_json = self._evaluate(
+            who, chosen, fetched.record if fetched else record, clock)
         stored_record: dict[str, Any] = {"inputs": inputs, "decision": decision_json}
+        if fetched is not None:
+            stored_record["sources"] = fetched.results.calls
+            stored_record["consents"] = fetched.results.consents
         shadow_outcome = None
         if shadow is not None:
             try:
-                shadow_dict, shadow_json = self._evaluate(who, shadow, record, clock)[1:]
+                if isinstance(shadow_fetched, ApiError):
+                    raise shadow_fetched
+                shadow_dict, shadow_json = self._evaluate(
+                    who, shadow, shadow_fetched.record if shadow_fetched else record, clock)[1:]
                 stored_record["shadow"] = shadow_json
                 shadow_outcome = shadow_dict["decision"]
             except ApiError as e:  # the candidate's inputs may differ; its failure is logged
@@ -208,8 +236,7 @@ class Service:
         text = orjson.dumps(stored_record, option=orjson.OPT_SORT_KEYS).decode()
         item = NewDecision(
             id=new_id(), tenant_id=who.tenant_id, request_id=request_id,
-            # Canonical (sorted keys): a retry is the same application in any key order.
-            input_hash=hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+            input_hash=input_hash,
             strategy_id=chosen.strategy_id, strategy_version=chosen.version,
             strategy_digest=chosen.digest,
             decided_at=dt.datetime.fromisoformat(decision["evaluated_at"]),
@@ -228,7 +255,92 @@ class Service:
         self.metrics.decisions.labels(sid, chosen.version, item.segment, item.outcome).inc()
         if shadow is not None and shadow_outcome is not None:
             self.metrics.shadow.labels(sid, shadow.version, shadow_outcome).inc()
-        return self._answer(stored, decision_json), False
+        if fetched is not None:
+            for call in fetched.results.calls:
+                self.metrics.source_calls.labels(sid, call["source"], call["status"]).inc()
+                if call["called"]:
+                    self.metrics.source_latency.labels(call["source"]).observe(
+                        call["latency_ms"] / 1000)
+        return self._answer(stored, decision_json, stored_record), False
+
+    # -- data sources ---------------------------------------------------------------------
+    async def _fetch_sources(self, who: Principal, strategy: CompiledStrategy | None,
+                             record: dict[str, Any], clock: Clock, *,
+                             quiet: bool = False) -> _Fetched | ApiError | None:
+        """The record with the strategy's sources' values in place of anything sent for them.
+
+        Consent is checked (at the decision's instant) before any source is called. An
+        application whose identifiers or shape are wrong is refused before any call. With
+        ``quiet`` (the shadow candidate) a refusal is returned, not raised.
+        """
+        if strategy is None or not strategy.plan.sources:
+            return None
+        plan = strategy.plan
+        names = {s.name for s in plan.sources}
+        request_fed = {s.name for s in plan.sources if s.connector["type"] == "request"}
+        problems = unknown_fields(record, plan.fields)
+        for key in record:
+            root = key.split(".")[0]
+            if root == "sources" or (root in names and root not in request_fed):
+                problems.append(FieldProblem(key, "source-data",
+                                             f"`{root}` is not sent with the application: "
+                                             "the strategy fetches it (with consent)."
+                                             if root != "sources" else
+                                             "Source outcomes are not sent; they are recorded."))
+        _, pii = pseudonymise_record(record, plan.pii_fields, self.pseudonyms,
+                                     scope=who.tenant_id)
+        problems.extend(pii)
+        if problems:
+            error = ApiError(422, "input-invalid", "The application does not fit the strategy's "
+                             "inputs.", _problems(problems))
+            if quiet:
+                return error
+            raise error
+        tokens = {}
+        for f in plan.pii_fields:
+            raw = _lookup(record, f.name)
+            if isinstance(raw, str | int) and not isinstance(raw, bool) and str(raw).strip():
+                tokens[f.name] = self.pseudonyms.pseudonyms(f.pii or "other", str(raw),
+                                                            scope=who.tenant_id)
+        runtime = self._runtime(who.tenant_id, strategy)
+        at = clock.now()
+
+        async def consents(queries: Sequence[ConsentQuery]) -> list[ConsentAnswer]:
+            return await asyncio.to_thread(self._consent_answers, who.tenant_id, queries, at)
+
+        results = await runtime.fetch(record, tokens, consents, tenant=who.tenant_id)
+        merged = {k: v for k, v in record.items()
+                  if k.split(".")[0] not in names and k.split(".")[0] != "sources"}
+        merged.update(results.values)
+        return _Fetched(merged, results)
+
+    def _logged(self, tenant: str, request_id: str) -> StoredDecision | None:
+        with self.db.reader.connect() as conn:
+            return decision_for_request(conn, tenant, request_id)
+
+    def _runtime(self, tenant: str, strategy: CompiledStrategy) -> SourceRuntime:
+        key = (tenant, strategy.digest)
+        runtime = self.sources.get(key)
+        if runtime is None:
+            runtime = self.sources[key] = SourceRuntime(strategy.plan)
+        return runtime
+
+    def _consent_answers(self, tenant: str, queries: Sequence[ConsentQuery],
+                         at: dt.datetime) -> list[ConsentAnswer]:
+        out = []
+        with self.db.reader.connect() as conn:
+            for q in queries:
+                st = consent_status(conn, tenant, q.subjects, q.source, q.purpose, at=at)
+                row = st.consent or {}
+                out.append(ConsentAnswer(st.verdict, st.consent_type, row.get("id"),
+                                         row.get("version")))
+        return out
+
+    async def aclose(self) -> None:
+        """Close the data sources' connections."""
+        for runtime in self.sources.values():
+            await runtime.aclose()
+        self.sources.clear()
 
     def _evaluate(self, who: Principal, strategy: CompiledStrategy, record: dict[str, Any],
                   clock: Clock) -> tuple[dict[str, Any], dict[str, Any], orjson.Fragment]:
@@ -248,19 +360,26 @@ class Service:
         return inputs, as_dict, orjson.Fragment(orjson.dumps(as_dict, option=orjson.OPT_SORT_KEYS))
 
     @staticmethod
-    def _answer(stored: StoredDecision, decision: Any) -> dict[str, Any]:
-        return {"id": stored.id, "request_id": stored.request_id, "seq": stored.seq,
-                "decided_at": stored.decided_at, "latency_us": stored.latency_us,
-                "strategy": {"id": stored.strategy_id, "version": stored.strategy_version,
-                             "digest": stored.strategy_digest},
-                "decision": decision, "hash": stored.hash}
+    def _answer(stored: StoredDecision, decision: Any,
+                record: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        out = {"id": stored.id, "request_id": stored.request_id, "seq": stored.seq,
+               "decided_at": stored.decided_at, "latency_us": stored.latency_us,
+               "strategy": {"id": stored.strategy_id, "version": stored.strategy_version,
+                            "digest": stored.strategy_digest},
+               "decision": decision, "hash": stored.hash}
+        if record is not None and "sources" in record:
+            out["sources"] = record["sources"]
+            out["consents"] = record["consents"]
+        return out
 
     def view(self, stored: StoredDecision, *, full: bool = True) -> dict[str, Any]:
         """A logged decision as the API shows it (``full`` adds inputs and the shadow result)."""
         rec = orjson.loads(stored.record)
-        out = self._answer(stored, rec["decision"])  # parsed, so an answer's keys are sorted
+        out = self._answer(stored, rec["decision"], rec)  # parsed: an answer's keys are sorted
         if full:
-            out["inputs"] = rec["inputs"]
+            out["inputs"] = rec.get("inputs")  # none in a reviewer's decision
+            if "review" in rec:
+                out["human_review"] = rec["review"]
             out["prev_hash"] = stored.prev_hash
             if "shadow" in rec:
                 out["shadow"] = rec["shadow"]
@@ -270,6 +389,9 @@ class Service:
     def replay(self, who: Principal, stored: StoredDecision) -> dict[str, Any]:
         """Re-run the stored inputs on the stored version at the stored time; compare."""
         rec = orjson.loads(stored.record)
+        if rec.get("human_reviewed"):
+            raise ApiError(409, "human-reviewed", "A reviewer's decision is not replayed; "
+                           "replay the automated decision it reviewed.")
         strategy = self.registry.compiled(who.tenant_id, stored.strategy_id,
                                           stored.strategy_version)
         if strategy.digest != stored.strategy_digest:
@@ -303,6 +425,23 @@ class Service:
     def _lookup_key(self, key: str) -> Principal | None:
         with self.db.reader.connect() as conn:
             return authenticate(conn, key)
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    record: dict[str, Any]  # what the engine sees: the request plus the sources' values
+    results: SourceResults
+
+
+def _lookup(record: Mapping[str, Any], name: str) -> Any:
+    if name in record:
+        return record[name]
+    node: Any = record
+    for part in name.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
 
 
 def _diff(old: Any, new: Any, path: str) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """Storage in SQL (SQLite embedded, PostgreSQL in production): the decision log and
-its audit chain, API keys, strategy releases and consents, with Alembic migrations."""
+its audit chain, API keys, strategy releases, consents and human-review cases, with
+Alembic migrations."""
 
 from fengkong.store import _releases as releases
+from fengkong.store import _reviews as reviews
 from fengkong.store._audit import ChainReport, count_records, tenants_with_chains, verify_chain
 from fengkong.store._consents import (
     CONSENT_TYPES,
@@ -34,6 +36,7 @@ from fengkong.store._log import (
     RequestIdReused,
     StoredDecision,
     append_decisions,
+    decision_for_request,
     get_decision,
     list_decisions,
     record_hash,
@@ -63,6 +66,7 @@ __all__ = [
     "consent_status",
     "count_records",
     "create_key",
+    "decision_for_request",
     "ensure_tenant",
     "get_consent",
     "get_decision",
@@ -70,9 +74,11 @@ __all__ = [
     "import_consents",
     "list_consents",
     "list_decisions",
-    "list_keys", "new_id",
+    "list_keys",
+    "new_id",
     "record_hash",
     "releases",
+    "reviews",
     "revoke_consent",
     "revoke_key",
     "sqlite_url",

@@ -328,6 +328,12 @@ def iter_chain(conn: Connection, tenant: str, *, page: int = 5000) -> Iterator[S
         after = rows[-1].seq
 
 
+def decision_for_request(conn: Connection, tenant: str, request_id: str) -> StoredDecision | None:
+    """The decision ``tenant`` logged under ``request_id``, if any (marked ``existing``)."""
+    found = _existing(conn, tenant, {request_id}).get(request_id)
+    return None if found is None else replace(found, existing=True)
+
+
 def get_decision(conn: Connection, tenant: str, decision_id: str) -> StoredDecision | None:
     """One of ``tenant``'s decisions by id (another tenant's id finds nothing)."""
     row = conn.execute(select(decisions).where(and_(

@@ -463,6 +463,12 @@ def spec_digest(spec: StrategySpec) -> str:
     # use them unchanged, so recorded decisions keep matching their strategy.
     if doc["market"] == "cn":
         del doc["market"]
+    if not doc.get("reasons"):
+        doc.pop("reasons", None)
+    if not doc.get("sources"):
+        doc.pop("sources", None)
+        if doc.get("source_deadline_ms") == 2000:
+            del doc["source_deadline_ms"]
     for declared in doc["inputs"].values():
         for key, default in (("category", None), ("allow_name", False), ("reason", None)):
             if declared[key] == default:

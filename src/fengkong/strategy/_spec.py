@@ -128,7 +128,8 @@ def _scorecard_kind(value: Any) -> str:
 ScorecardOrFile = Annotated[
     Annotated[ScorecardSpec, Tag("inline")] | Annotated[ArtifactRef, Tag("file")],
     Discriminator(_scorecard_kind)]
-UNION_TAGS = frozenset({"inline", "file"})
+UNION_TAGS = frozenset({"inline", "file", "connector:http", "connector:sql", "connector:file",
+                        "connector:request"})
 
 
 class ModelSpec(_Spec):
@@ -189,6 +190,115 @@ class OutcomeSpec(_Spec):
     decline_reason: ReasonCode = "POLICY_DECLINE"
 
 
+Purpose = Literal["acquisition", "origination", "account_management", "collections", "marketing",
+                  "modelling"]
+ConsentType = Literal["general", "separate", "written"]
+SourceKind = Literal["credit_report", "income_asset", "telecom", "ecommerce", "identity",
+                     "fraud", "internal", "digital_assets", "social", "other"]
+Policy = Literal["refer", "decline", "continue"]
+
+
+class _ConnectorSpec(_Spec):
+    request: dict[Identifier, FieldName] = Field(
+        default_factory=dict, description="Parameter name -> input field sent to the provider.")
+
+
+class HttpConnectorSpec(_ConnectorSpec):
+    """A JSON provider over HTTP(S): the parameters go as a JSON body (POST) or query (GET)."""
+
+    type: Literal["http"]
+    url: str = Field(min_length=1, max_length=2000,
+                     description="`${NAME}` is replaced by the environment variable NAME.")
+    method: Literal["GET", "POST"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict,
+                                    description="`${NAME}` is replaced from the environment.")
+    response: str | None = Field(None, description="Dotted path of the object holding the "
+                                                   "fields in the response, e.g. `data.report`.")
+
+
+class SqlConnectorSpec(_ConnectorSpec):
+    """One row from a SQL query with named parameters (`:name`); no row: no data."""
+
+    type: Literal["sql"]
+    url: str = Field(min_length=1, max_length=2000,
+                     description="SQLAlchemy URL; `${NAME}` is replaced from the environment.")
+    query: str = Field(min_length=1, max_length=20000)
+
+
+class FileConnectorSpec(_ConnectorSpec):
+    """A lookup table in a CSV, JSON Lines or Parquet file, loaded once, matched on one key."""
+
+    type: Literal["file"]
+    path: str = Field(min_length=1, description="Relative to the strategy file.")
+    key_column: str = Field(min_length=1)
+    key: FieldName = Field(description="The input matched against `key_column`; a personal "
+                                       "data input is matched by its pseudonym.")
+
+
+class RequestConnectorSpec(_ConnectorSpec):
+    """Data the caller fetched and sends with the application, under the source's name."""
+
+    type: Literal["request"]
+
+
+def _connector_kind(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"connector:{kind}" if kind in ("http", "sql", "file", "request") else None
+
+
+ConnectorSpec = Annotated[
+    Annotated[HttpConnectorSpec, Tag("connector:http")]
+    | Annotated[SqlConnectorSpec, Tag("connector:sql")]
+    | Annotated[FileConnectorSpec, Tag("connector:file")]
+    | Annotated[RequestConnectorSpec, Tag("connector:request")],
+    Discriminator(_connector_kind, custom_error_type="connector-type",
+                  custom_error_message="`type` must be one of http, sql, file, request")]
+
+
+class BreakerSpec(_Spec):
+    """Stop calling a failing provider for a while."""
+
+    failures: int = Field(5, ge=1, le=1000, description="Consecutive failures that open it.")
+    reset_s: float = Field(30.0, gt=0, le=86400, description="Seconds before one trial call.")
+
+
+class SourceFieldSpec(_Spec):
+    """One value a source delivers (always optional: the source may not be called)."""
+
+    type: Literal["int", "float", "bool", "str", "enum", "date"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = Field(None, min_length=1)
+    max_length: int | None = Field(None, ge=1)
+    description: str | None = None
+
+
+class SourceSpec(_Spec):
+    """An external data source: what it needs (consent, purpose) and how it is called."""
+
+    kind: SourceKind
+    purpose: Purpose
+    consent: ConsentType = Field(description="The consent type the source needs at least.")
+    subject: FieldName = Field(description="The personal data input that identifies the "
+                                           "person whose consent is checked.")
+    data_class: Literal["C1", "C2", "C3"] = Field(description="JR/T 0171-2020 data class.")
+    sensitive: bool = Field(False, description="Sensitive personal information: needs "
+                                               "`separate` consent at least.")
+    enabled: bool | None = Field(None, description="Alternative data (digital_assets, social) "
+                                                   "is off unless `true`.")
+    fields: dict[FieldName, SourceFieldSpec] = Field(min_length=1)
+    connector: ConnectorSpec
+    timeout_ms: int = Field(1000, ge=1, le=60000)
+    retries: int = Field(0, ge=0, le=5)
+    retry_backoff_ms: int = Field(50, ge=0, le=10000)
+    cache_ttl_s: float = Field(0.0, ge=0, le=30 * 86400,
+                               description="Keep answers per person (by pseudonym); 0: never.")
+    circuit_breaker: BreakerSpec = Field(default_factory=BreakerSpec)
+    on_missing_consent: Policy = "refer"
+    on_failure: Policy = "continue"
+    description: str | None = None
+
+
 class StrategySpec(_Spec):
     """A decision strategy: the whole file."""
 
@@ -199,6 +309,9 @@ class StrategySpec(_Spec):
     market: Market = Field("cn", description="Whose law decides which attributes are prohibited.")
     description: str | None = None
     inputs: dict[FieldName, InputSpec] = Field(min_length=1)
+    sources: dict[Identifier, SourceSpec] = Field(default_factory=dict)
+    source_deadline_ms: int = Field(2000, ge=1, le=120000,
+                                    description="All sources of one decision finish within this.")
     features: dict[Identifier, Expr] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
     scorecards: dict[Identifier, ScorecardOrFile] = Field(default_factory=dict)
@@ -209,3 +322,6 @@ class StrategySpec(_Spec):
     segments: list[SegmentSpec] = Field(default_factory=list)
     experiments: dict[Identifier, ExperimentSpec] = Field(default_factory=dict)
     outcome: OutcomeSpec = Field(default_factory=OutcomeSpec)
+    reasons: dict[ReasonCode, dict[Literal["zh", "en"], Annotated[str, Field(min_length=1, max_length=500)]]] = Field(
+        default_factory=dict, description="Reason code -> {zh, en} customer-facing texts, adding to "
+                                          "or overriding the built-in catalogue.")
