@@ -8,11 +8,10 @@ from typing import Any
 
 from fengkong.compile._online import field_messages
 from fengkong.compile.ir import FieldIR
+from fengkong.core import MISSING, field_value
 from fengkong.errors import FieldProblem
 from fengkong.privacy._identifiers import RULES, identifier_ok
 from fengkong.privacy._pseudonym import PseudonymKeys, is_pseudonym
-
-_MISSING = object()
 
 
 def pseudonymise_record(record: Mapping[str, Any], fields: Sequence[FieldIR], keys: PseudonymKeys,
@@ -39,8 +38,8 @@ def pseudonymise_record(record: Mapping[str, Any], fields: Sequence[FieldIR], ke
     out: dict[str, Any] = dict(record)
     problems: list[FieldProblem] = []
     for f in fields:
-        value = _get(out, f.name)
-        if value is _MISSING or value is None:
+        value = field_value(out, f.name)
+        if value is MISSING or value is None:
             if f.required:
                 problems.append(FieldProblem(f.name, "input-missing", field_messages(f)["input-missing"]))
             continue
@@ -97,17 +96,6 @@ def _check(f: FieldIR, value: Any) -> str | None:
             return "input-date"
         return None if len(value) == 10 else "input-date"
     return "input-type"
-
-
-def _get(record: Mapping[str, Any], name: str) -> Any:
-    if name in record:
-        return record[name]
-    node: Any = record
-    for part in name.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
 
 
 def _set(record: dict[str, Any], name: str, value: Any) -> None:

@@ -17,7 +17,7 @@ import orjson
 
 from fengkong.compile import CompiledStrategy
 from fengkong.compile.ir import FieldIR
-from fengkong.core import Clock, FixedClock, SystemClock
+from fengkong.core import Clock, FixedClock, SystemClock, field_value
 from fengkong.demo import example_pack_dir
 from fengkong.engine import evaluate
 from fengkong.errors import FieldProblem, InputValidationError
@@ -298,7 +298,7 @@ class Service:
             raise error
         tokens = {}
         for f in plan.pii_fields:
-            raw = _lookup(record, f.name)
+            raw = field_value(record, f.name)
             if isinstance(raw, str | int) and not isinstance(raw, bool) and str(raw).strip():
                 tokens[f.name] = self.pseudonyms.pseudonyms(f.pii or "other", str(raw),
                                                             scope=who.tenant_id)
@@ -431,17 +431,6 @@ class Service:
 class _Fetched:
     record: dict[str, Any]  # what the engine sees: the request plus the sources' values
     results: SourceResults
-
-
-def _lookup(record: Mapping[str, Any], name: str) -> Any:
-    if name in record:
-        return record[name]
-    node: Any = record
-    for part in name.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
 
 
 def _diff(old: Any, new: Any, path: str) -> list[dict[str, Any]]:

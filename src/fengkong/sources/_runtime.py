@@ -32,11 +32,11 @@ from typing import Any
 import orjson
 
 from fengkong.compile.ir import CONSENT_RANK, FieldIR, Plan, SourceIR
+from fengkong.core import MISSING, field_value
 from fengkong.sources._connectors import Connector, SourceFailure, dig, make_connector
 
 _VERDICT_CODES = {"missing": "CONSENT_MISSING", "expired": "CONSENT_EXPIRED",
                   "revoked": "CONSENT_REVOKED", "purpose-mismatch": "PURPOSE_MISMATCH"}
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -163,17 +163,6 @@ def check_value(f: FieldIR, value: Any) -> bool:
     return f.max_length is None or len(value) <= f.max_length
 
 
-def _get(record: Mapping[str, Any], name: str) -> Any:
-    if name in record:
-        return record[name]
-    node: Any = record
-    for part in name.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
-
-
 class SourceRuntime:
     """One strategy version's sources in one process: connectors, caches and breakers.
 
@@ -272,10 +261,10 @@ class SourceRuntime:
         """(status, values) for one permitted source."""
         connector = self.connectors[s.name]
         if connector is None:  # sent with the request
-            raw = _get(record, s.name)
-            given = {f.name.split(".", 1)[1]: _get(record, f.name) for f in s.fields}
-            values = {k: v for k, v in given.items() if v is not _MISSING}
-            if raw is _MISSING and not values:
+            raw = field_value(record, s.name)
+            given = {f.name.split(".", 1)[1]: field_value(record, f.name) for f in s.fields}
+            values = {k: v for k, v in given.items() if v is not MISSING}
+            if raw is MISSING and not values:
                 return "NO_DATA", None
             return "OK", values  # the engine checks them as it checks any input
         params = self._params(s, record, tokens)
@@ -347,15 +336,15 @@ class SourceRuntime:
         spec = s.connector
         params: dict[str, Any] = {}
         for param, name in _mapping(spec.get("request")).items():
-            v = _get(record, str(name))
-            params[str(param)] = None if v is _MISSING else v
+            v = field_value(record, str(name))
+            params[str(param)] = None if v is MISSING else v
         if spec["type"] == "file":
             key = str(spec["key"])
             if key in tokens:  # personal data is matched by pseudonym, under every key
                 params["key"] = tokens[key]
             else:
-                v = _get(record, key)
-                params["key"] = None if v is _MISSING else v
+                v = field_value(record, key)
+                params["key"] = None if v is MISSING else v
         return params
 
 
