@@ -15,7 +15,17 @@ from rich.console import Console
 from rich.text import Text
 
 from fengkong import CompiledStrategy, __version__, compile_strategy, demo, evaluate
-from fengkong.cli import _anonymize, _consent, _demo, _io, _pack, _pseudonym, _render, _service
+from fengkong.cli import (
+    _anonymize,
+    _consent,
+    _demo,
+    _io,
+    _pack,
+    _pseudonym,
+    _render,
+    _service,
+    _train,
+)
 from fengkong.cli._run import DEFAULT_CHUNK_SIZE, decide_in_chunks
 from fengkong.errors import DataError, Diagnostic, InputValidationError, StrategyFileError
 from fengkong.strategy import strategy_json_schema
@@ -400,6 +410,7 @@ def demo_(
 
 
 app.command("anonymize")(_anonymize.anonymize)
+app.command("train")(_train.train)
 app.command("serve")(_service.serve)
 app.command("openapi")(_service.openapi)
 app.add_typer(_service.db_app, name="db")
