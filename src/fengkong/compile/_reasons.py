@@ -127,7 +127,10 @@ def _ranked_block(frame: pl.DataFrame, slot: str, n: int, take: int,
             (pl.col(f"component.{slot}") == name).fill_null(value=False)).to_series().to_numpy())
         if rows.size == 0:
             continue
-        values = frame.select(columns)[rows].to_numpy().astype(np.float64, copy=False)
+        chosen = frame.select(columns)
+        if rows.size < n:  # only the rows this component scored (one card: all of them)
+            chosen = chosen[rows]
+        values = chosen.to_numpy().astype(np.float64, copy=False)
         # Sort ascending on the negated value (points minus best points for a scorecard,
         # minus the contribution for a model); a stable sort keeps item order in ties.
         negated = values - best if best is not None else -values
