@@ -386,7 +386,7 @@ class _Batch:
             return pl.lit(None, dtype=pl.Float64)
         return self.e(node).cast(pl.Float64)
 
-    def run(self, frame: pl.DataFrame, now: dt.datetime) -> pl.DataFrame:
+    def run(self, frame: pl.DataFrame, now: dt.datetime, *, reasons: bool = True) -> pl.DataFrame:
         exprs, bad, error = self.cached("inputs", lambda: self.inputs(frame))
         base = frame.lazy().select([*exprs, bad]).collect()
         flags = base["_bad"]
@@ -408,8 +408,8 @@ class _Batch:
                   "strategy_digest": pl.lit(p.digest),
                   "evaluated_at": pl.lit(now, dtype=pl.Datetime("us", "UTC"))}
         frame = lf.collect()
-        reasons, hits = reason_columns(p, frame)
-        lf = frame.with_columns(reasons, hits).lazy()
+        reason_list, hits = reason_columns(p, frame, with_reasons=reasons)
+        lf = frame.with_columns(reason_list, hits).lazy()
         ok = pl.col("error").is_null()
         any_error = frame["error"].null_count() < frame.height
         out = []
@@ -440,10 +440,11 @@ def _model_score(m: ModelIR) -> pl.Expr:
 
 
 def run_batch(plan: Plan, frame: pl.DataFrame, now: dt.datetime,
-              cache: dict[object, Any] | None = None) -> pl.DataFrame:
+              cache: dict[object, Any] | None = None, *, reasons: bool = True) -> pl.DataFrame:
     """Decide every row of ``frame``; see the module docstring.
 
-    ``cache`` (one per compiled strategy) keeps the built expressions per input schema.
+    ``cache`` (one per compiled strategy) keeps the built expressions per input schema;
+    without ``reasons`` the ``reasons`` column is left null (everything else is the same).
     """
     key = tuple((f.name, repr(frame.schema.get(f.name))) for f in plan.fields)
     batch = cache.get(key) if cache is not None else None
@@ -451,4 +452,4 @@ def run_batch(plan: Plan, frame: pl.DataFrame, now: dt.datetime,
         batch = _Batch(plan)
         if cache is not None:
             cache[key] = batch
-    return batch.run(frame, now)
+    return batch.run(frame, now, reasons=reasons)

@@ -39,8 +39,10 @@ def _list_series(rows: np.ndarray, codes: np.ndarray, n: int, names: Sequence[st
     return pl.Series(pl.from_arrow(arr)).cast(pl.List(pl.String))
 
 
-def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """``reasons`` and ``rule_hits`` for every row of ``frame``.
+def reason_columns(plan: Plan, frame: pl.DataFrame, *,
+                   with_reasons: bool = True) -> tuple[pl.Series, pl.Series]:
+    """``reasons`` and ``rule_hits`` for every row of ``frame`` (``reasons`` all null
+    without ``with_reasons``).
 
     ``frame`` holds the fired-rule columns (``rule.<id>``), ``decision``, ``_declined``,
     ``component.<slot>``, the internal points columns ``_pts.<card>.<char>`` and the
@@ -58,6 +60,9 @@ def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Serie
         return ids[code]
 
     fired = {r.id: np.flatnonzero(frame[r.column].to_numpy()) for r in plan.rules}
+    if not with_reasons:
+        return pl.Series("reasons", [None] * n, dtype=pl.List(pl.String)), \
+            _rule_hits(plan, fired, n)
     candidates: list[Candidate] = []
     summaries: list[Candidate] = []  # generic codes: after every specific factor
     generic = catalogue().is_generic
@@ -103,13 +108,17 @@ def reason_columns(plan: Plan, frame: pl.DataFrame) -> tuple[pl.Series, pl.Serie
     pos, rows = np.nonzero(reasons >= 0)
     order = np.lexsort((pos, rows))
     reason_series = _list_series(rows[order], reasons[pos[order], rows[order]], n, names)
+    return reason_series.alias("reasons"), _rule_hits(plan, fired, n)
+
+
+def _rule_hits(plan: Plan, fired: dict[str, np.ndarray], n: int) -> pl.Series:
     hit_rows = [fired[r.id] for r in plan.rules]
     hit_ids = [np.full(fired[r.id].size, i, dtype=np.int64) for i, r in enumerate(plan.rules)]
     rows_all = np.concatenate(hit_rows) if hit_rows else np.zeros(0, dtype=np.int64)
     ids_all = np.concatenate(hit_ids) if hit_ids else np.zeros(0, dtype=np.int64)
     order = np.lexsort((ids_all, rows_all))
     hits = _list_series(rows_all[order], ids_all[order], n, [r.id for r in plan.rules])
-    return reason_series.alias("reasons"), hits.alias("rule_hits")
+    return hits.alias("rule_hits")
 
 
 def _ranked_block(frame: pl.DataFrame, slot: str, n: int, take: int,

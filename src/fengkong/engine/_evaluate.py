@@ -55,7 +55,7 @@ def evaluate(strategy: CompiledStrategy, record: Mapping[str, Any], *,
 
 
 def evaluate_batch(strategy: CompiledStrategy, table: pl.DataFrame | Any, *,
-                   clock: Clock = _SYSTEM) -> pl.DataFrame:
+                   clock: Clock = _SYSTEM, reasons: bool = True) -> pl.DataFrame:
     """Decide every row of a table; the result has one column per decision field.
 
     Parameters
@@ -67,6 +67,10 @@ def evaluate_batch(strategy: CompiledStrategy, table: pl.DataFrame | Any, *,
         table) with one column per input field, named as in the strategy.
     clock
         Where ``evaluated_at`` comes from (one time for the whole batch).
+    reasons
+        ``False`` leaves the ``reasons`` column null: for back-tests and reviews that
+        need decisions, scores and amounts but not the ranked reasons (their assembly
+        is most of the cost of a scorecard strategy). Every other column is the same.
 
     Returns
     -------
@@ -85,4 +89,4 @@ def evaluate_batch(strategy: CompiledStrategy, table: pl.DataFrame | Any, *,
         except (TypeError, ValueError) as exc:
             msg = f"Cannot read the batch input as a table: {exc}"
             raise DataError(msg) from exc
-    return run_batch(strategy.plan, table, clock.now(), strategy.batch_cache)
+    return run_batch(strategy.plan, table, clock.now(), strategy.batch_cache, reasons=reasons)
