@@ -20,6 +20,7 @@ from fengkong.cli import (
     _consent,
     _demo,
     _io,
+    _lifecycle,
     _pack,
     _pseudonym,
     _render,
@@ -395,11 +396,25 @@ def demo_(
         Path, typer.Option("--dir", metavar="DIR", help="Where the demo's files go.")
     ] = Path("fengkong-demo"),
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 0,
+    lifecycle: Annotated[
+        bool,
+        typer.Option(
+            "--lifecycle/--no-lifecycle",
+            help="Then run the whole credit lifecycle (scorecards, service, book ageing, "
+            "account management, collections, back-test) and write its HTML report.",
+        ),
+    ] = True,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A small lifecycle run (about a minute).")
+    ] = False,
 ) -> None:
-    """Run the whole tour: example pack, demo data, validation, online and batch decisions."""
+    """Run the whole tour: example pack, demo data, validation, online and batch decisions,
+    then the credit lifecycle end to end with its HTML report."""
     out, err = _render.consoles()
     try:
-        _demo.run_demo(directory, rows=rows, seed=seed, console=out)
+        _demo.run_demo(
+            directory, rows=rows, seed=seed, console=out, lifecycle=lifecycle, quick=quick
+        )
     except StrategyFileError as exc:
         _print_diagnostics(err, exc.diagnostics)
         _fail(err, f"The strategy in {directory} does not compile.")
@@ -411,12 +426,17 @@ def demo_(
 
 app.command("anonymize")(_anonymize.anonymize)
 app.command("train")(_train.train)
+app.command("simulate")(_lifecycle.simulate)
+app.command("prescreen")(_lifecycle.prescreen)
+app.command("review")(_lifecycle.review)
+app.command("monitor")(_lifecycle.monitor)
 app.command("serve")(_service.serve)
 app.command("openapi")(_service.openapi)
 app.add_typer(_service.db_app, name="db")
 app.add_typer(_service.keys_app, name="keys")
 app.add_typer(_service.audit_app, name="audit")
 app.add_typer(_consent.consent_app, name="consent")
+app.add_typer(_lifecycle.collections_app, name="collections")
 app.add_typer(_pseudonym.pseudonym_keys_app, name="pseudonym-keys")
 
 

@@ -178,7 +178,15 @@ def show_summaries(decisions: pl.DataFrame, console: Console) -> None:
     console.print(_render.reasons_renderable(decisions, 10))
 
 
-def run_demo(directory: Path, *, rows: int, seed: int, console: Console) -> None:
+def run_demo(
+    directory: Path,
+    *,
+    rows: int,
+    seed: int,
+    console: Console,
+    lifecycle: bool = False,
+    quick: bool = False,
+) -> None:
     """Run the whole demo, printing as it goes.
 
     Parameters
@@ -191,6 +199,11 @@ def run_demo(directory: Path, *, rows: int, seed: int, console: Console) -> None
         Seed of the synthetic data.
     console
         Where to print.
+    lifecycle
+        Then run the whole credit lifecycle (scorecards, service, book, account management,
+        collections, back-test) and write its HTML report.
+    quick
+        Small lifecycle sizes (a first look, tests).
 
     Raises
     ------
@@ -257,8 +270,18 @@ def run_demo(directory: Path, *, rows: int, seed: int, console: Console) -> None
     _step(console, 6, "Portfolio summary")
     show_summaries(run.decisions, console)
 
-    _step(console, 7, "Next steps")
+    step = 7
+    report: Path | None = None
+    if lifecycle:
+        from fengkong.cli._demo_lifecycle import run_lifecycle
+
+        life = run_lifecycle(directory, quick=quick, seed=seed, console=console, first_step=7)
+        step = life.next_step
+        report = life.report
+    _step(console, step, "Next steps")
     steps = next_steps(directory, strategy_path, has_record=example is not None)
+    if report is not None:
+        steps.insert(0, ("open the lifecycle report", str(report)))
     console.print(_render.next_steps(steps), soft_wrap=True)
 
 

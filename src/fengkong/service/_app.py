@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc: Service = request.app.state.service
         svc.metrics.log_batches.set(svc.log.batches)
         svc.metrics.log_records.set(svc.log.appended)
+        await svc.monitor.maybe_refresh()
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(RequestContext, max_body=settings.max_body_bytes)

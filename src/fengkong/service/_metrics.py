@@ -37,3 +37,19 @@ class Metrics:
         self.log_records = Gauge(
             "fengkong_log_records", "Records appended by this process.",
             registry=self.registry)
+        # Monitoring over the recent window of the decision log (segment "all" = every one);
+        # refreshed on scrape when older than the TTL, never on the decision path.
+        monitor = ["tenant", "strategy", "segment"]
+        self.monitor_decisions = Gauge(
+            "fengkong_monitor_decisions", "Decisions in the monitoring window.",
+            monitor, registry=self.registry)
+        self.monitor_approval_rate = Gauge(
+            "fengkong_monitor_approval_rate", "Share of approve decisions in the monitoring "
+            "window.", monitor, registry=self.registry)
+        self.monitor_score_psi = Gauge(
+            "fengkong_monitor_score_psi", "Score PSI of the monitoring window against the "
+            "reference (the development sample, else the window before).",
+            monitor, registry=self.registry)
+        self.monitor_refreshed = Gauge(
+            "fengkong_monitor_refreshed_timestamp_seconds", "When the monitoring gauges were "
+            "last computed (Unix time).", registry=self.registry)

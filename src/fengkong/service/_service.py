@@ -26,6 +26,7 @@ from fengkong.service._cache import TtlCache
 from fengkong.service._errors import ApiError
 from fengkong.service._logging import request_id_var
 from fengkong.service._metrics import Metrics
+from fengkong.service._monitoring import LiveMonitor
 from fengkong.service._registry import Registry, pack_files
 from fengkong.service._settings import Settings
 from fengkong.sources import ConsentAnswer, ConsentQuery, SourceResults, SourceRuntime
@@ -142,6 +143,7 @@ class Service:
         self.registry = Registry(db, settings.data_dir, settings.routing_ttl)
         self.keys: TtlCache[str, Principal | None] = TtlCache(self._lookup_key, settings.key_cache_ttl)
         self.metrics = Metrics()
+        self.monitor = LiveMonitor(db, self.metrics, settings)
         self.sources: dict[tuple[str, str], SourceRuntime] = {}  # (tenant, digest) -> runtime
 
     def start(self) -> None:

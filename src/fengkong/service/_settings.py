@@ -46,6 +46,16 @@ class Settings:
     routing_ttl
         Seconds a server keeps what it knows of a deployment before it looks again
         (releases made through another server are seen within this time).
+    monitor_window
+        Seconds of decisions the monitoring gauges cover (default 7 days).
+    monitor_ttl
+        Seconds the monitoring gauges are kept before a scrape of ``/metrics`` recomputes
+        them from the log (negative: never).
+    monitor_reference_dir
+        Holds ``<strategy id>.parquet``, the development sample the score PSI gauge compares
+        with; without it the gauge compares with the window before.
+    monitor_max_records
+        Most decisions per strategy read for one window.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -57,6 +67,10 @@ class Settings:
     pseudonym_keys: str | None = field(default_factory=_env_keys, repr=False)
     routing_ttl: float = 2.0
     key_cache_ttl: float = 5.0
+    monitor_window: float = 7 * 86400.0
+    monitor_ttl: float = 300.0
+    monitor_reference_dir: Path | None = None
+    monitor_max_records: int = 200_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,6 +85,10 @@ class Settings:
             pseudonym_key_file=Path(env["FENGKONG_PSEUDONYM_KEY_FILE"])
             if env.get("FENGKONG_PSEUDONYM_KEY_FILE") else None,
             pseudonym_keys=_env_keys(),
+            monitor_window=float(env.get("FENGKONG_MONITOR_WINDOW", str(7 * 86400.0))),
+            monitor_ttl=float(env.get("FENGKONG_MONITOR_TTL", "300")),
+            monitor_reference_dir=Path(env["FENGKONG_MONITOR_REFERENCE_DIR"])
+            if env.get("FENGKONG_MONITOR_REFERENCE_DIR") else None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -84,6 +102,10 @@ class Settings:
             env["FENGKONG_PSEUDONYM_KEY_FILE"] = str(self.pseudonym_key_file.resolve())
         if self.pseudonym_keys:
             env[KEYS_ENV] = self.pseudonym_keys
+        env["FENGKONG_MONITOR_WINDOW"] = str(self.monitor_window)
+        env["FENGKONG_MONITOR_TTL"] = str(self.monitor_ttl)
+        if self.monitor_reference_dir is not None:
+            env["FENGKONG_MONITOR_REFERENCE_DIR"] = str(self.monitor_reference_dir.resolve())
         return env
 
     @property

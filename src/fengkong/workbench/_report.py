@@ -7,20 +7,27 @@ state) as inline SVG, and escapes every piece of text it puts into the page.
 
 from __future__ import annotations
 
-import html
-import io
 import itertools
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
-from matplotlib import rc_context
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
+
+from fengkong.reports import Raw as _Raw
+from fengkong.reports import SvgFigures, frame_table, page_html, rows_table
+from fengkong.reports import anchor as _anchor
+from fengkong.reports import escape as _e
+from fengkong.reports import fmt as fmt
+from fengkong.reports import num as _num
+from fengkong.reports import pct as _pct
+from fengkong.reports import psi_verdict as _psi_verdict
+from fengkong.reports import short as _short
+from fengkong.reports import styled as _draw
 
 FloatArray = NDArray[np.float64]
 
@@ -29,19 +36,6 @@ SAMPLE_COLOURS: dict[str, str] = {"train": "#1f77b4", "test": "#ff7f0e", "oot": 
 GOOD_COLOUR = "#2ca02c"
 BAD_COLOUR = "#d62728"
 SAMPLE_TITLES: dict[str, str] = {"train": "train", "test": "test", "oot": "out-of-time"}
-
-_RC: dict[Any, Any] = {
-    "svg.fonttype": "none",  # text stays text: small, searchable, escaped by the SVG writer
-    "font.family": "sans-serif",
-    "font.size": 9.0,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.titlesize": 10.0,
-    "legend.fontsize": 8.0,
-    "legend.frameon": False,
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,48 +401,6 @@ def band_shares(score: NDArray[Any], edges: FloatArray) -> FloatArray:
 # Charts (inline SVG)
 # --------------------------------------------------------------------------------------------
 
-_XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
-_SVG_ID = re.compile(r'\b(id)="([^"]+)"')
-_SVG_REF = re.compile(r'(url\(|href=")#([^)"]+)')
-
-
-class _Charts:
-    """Draws figures as SVG with ids unique within one page (several SVGs share a document)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def svg(self, fig: Figure, alt: str) -> str:
-        self.count += 1
-        buf = io.StringIO()
-        # The salt makes the clip-path ids unique per chart (and the output reproducible).
-        with rc_context({**_RC, "svg.hashsalt": f"fk-chart-{self.count}"}):
-            fig.savefig(buf, format="svg", metadata={"Date": None})
-        text = _XML_PROLOGUE.sub("", buf.getvalue(), count=1)
-        # Ids are per SVG document; inlined side by side they must be unique in the page.
-        prefix = f"c{self.count}-"
-        text = _SVG_ID.sub(lambda m: f'{m.group(1)}="{prefix}{m.group(2)}"', text)
-        text = _SVG_REF.sub(lambda m: f"{m.group(1)}#{prefix}{m.group(2)}", text)
-        label = html.escape(alt, quote=True)
-        text = text.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
-        return f'<figure class="chart">{text}</figure>'
-
-    @staticmethod
-    def figure(width: float, height: float) -> Figure:
-        with rc_context(_RC):
-            return Figure(figsize=(width, height), layout="constrained")
-
-
-def _draw(fn: Any) -> Any:
-    """Run a drawing function under the report's matplotlib style."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with rc_context(_RC):
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
 @_draw
 def woe_figure(table: pl.DataFrame, name: str) -> Figure:
     """WoE bars per bin with the event rate on a second axis.
@@ -725,138 +677,9 @@ def _band_labels(edges: FloatArray) -> list[str]:
     return [f"< {e[0]}", *(f"[{a}, {b})" for a, b in itertools.pairwise(e)), f"≥ {e[-1]}"]
 
 
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 # --------------------------------------------------------------------------------------------
 # HTML
 # --------------------------------------------------------------------------------------------
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;margin:0;
- color:#222;line-height:1.45;font-size:14px}
-header{background:#17324d;color:#fff;padding:1em 2em}
-header h1{margin:0;font-size:1.5em}header p{margin:.3em 0 0;opacity:.85}
-nav{position:sticky;top:0;background:#f4f6f8;border-bottom:1px solid #d8dde3;padding:.5em 2em;
- z-index:1;font-size:.92em}
-nav a{margin-right:1.1em;color:#17324d;text-decoration:none;white-space:nowrap}
-main{padding:0 2em 3em;max-width:1200px}
-h2{border-bottom:2px solid #17324d;padding-bottom:.2em;margin-top:2em}
-h3{margin-top:1.6em}h4{margin:1.2em 0 .4em}
-table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
-th,td{border:1px solid #d0d5db;padding:.25em .6em;text-align:right;vertical-align:top}
-th{background:#eef1f4}td.t,th.t{text-align:left}
-tr.dropped td{color:#888}
-.flag{color:#a15c00;font-weight:600}.fail{color:#c0392b;font-weight:600}
-.pass{color:#1e7d32;font-weight:600}
-.cards{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0}
-.card{background:#f4f6f8;border:1px solid #d8dde3;border-radius:6px;padding:.6em 1em;min-width:8em}
-.card b{display:block;font-size:1.35em}.card span{font-size:.85em;color:#555}
-figure.chart{margin:.5em 0;display:inline-block;vertical-align:top}
-figure.chart svg{max-width:100%;height:auto}
-details{margin:.4em 0;border:1px solid #e1e5ea;border-radius:4px;padding:.3em .8em}
-details>summary{cursor:pointer;font-weight:600}
-.note{color:#555;font-size:.92em}code{background:#f1f3f5;padding:0 .25em;border-radius:3px}
-pre{background:#f1f3f5;padding:.8em;overflow-x:auto}
-.settings{font-size:.9em;color:#444}
-.pair{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
-.scroll{overflow-x:auto;max-width:100%}
-"""
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _anchor(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "x"
-
-
-_PERCENT_COLUMNS = re.compile(r"(rate|share|pct|percent|capture|cum_bads|cum_goods)", re.I)
-
-
-def fmt(value: object, column: str = "") -> str:
-    """Format one table cell: percentages for rates and shares, thousands separators for counts.
-
-    Examples
-    --------
-    >>> fmt(0.0512, "event_rate"), fmt(12345.0, "count"), fmt(0.123456, "woe"), fmt(None)
-    ('5.12 %', '12,345', '0.1235', '–')
-    """
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "–"
-        if math.isinf(value):
-            return "∞" if value > 0 else "−∞"
-        if _PERCENT_COLUMNS.search(column) and abs(value) <= 1.0:
-            return f"{100 * value:.2f} %"
-        if value.is_integer() and abs(value) < 1e15:
-            return f"{int(value):,}"
-        if abs(value) >= 1000:
-            return f"{value:,.1f}"
-        return f"{value:.4f}"
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def frame_table(frame: pl.DataFrame, *, columns: Sequence[str] | None = None,
-                labels: Mapping[str, str] | None = None, row_class: Sequence[str] | None = None
-                ) -> str:
-    """An HTML table of a Polars frame; text columns left-aligned, numbers right-aligned.
-
-    Parameters
-    ----------
-    frame
-        The data.
-    columns
-        Which columns, in order (default all that exist).
-    labels
-        Header text per column.
-    row_class
-        A CSS class per row (e.g. ``dropped``).
-
-    Returns
-    -------
-    str
-    """
-    cols = [c for c in (columns or frame.columns) if c in frame.columns]
-    labels = labels or {}
-    text_cols = {c for c in cols if frame.schema[c] in (pl.String, pl.Categorical, pl.Boolean)
-                 or isinstance(frame.schema[c], pl.List)}
-    head = "".join(f'<th class="{"t" if c in text_cols else ""}">{_e(labels.get(c, c))}</th>'
-                   for c in cols)
-    rows = []
-    for i, row in enumerate(frame.select(cols).iter_rows()):
-        cls = f' class="{_e(row_class[i])}"' if row_class and row_class[i] else ""
-        cells = "".join(
-            f'<td class="{"t" if c in text_cols else ""}">{_e(fmt(v, c))}</td>'
-            for c, v in zip(cols, row, strict=True))
-        rows.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def rows_table(header: Sequence[str], rows: Sequence[Sequence[object]],
-               text_columns: int | Sequence[int] = 1) -> str:
-    """An HTML table from rows of values; text columns (the first n, or those listed) left."""
-    left = set(range(text_columns)) if isinstance(text_columns, int) else set(text_columns)
-    head = "".join(f'<th class="{"t" if i in left else ""}">{_e(h)}</th>'
-                   for i, h in enumerate(header))
-    body = "".join(
-        "<tr>" + "".join(
-            f'<td class="{"t" if i in left else ""}">'
-            f'{v if isinstance(v, _Raw) else _e(fmt(v, header[i]))}</td>'
-            for i, v in enumerate(r)) + "</tr>"
-        for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
 
 def points_table(points: pl.DataFrame) -> str:
     """The points table with one block per characteristic (its range shows its weight)."""
@@ -872,12 +695,6 @@ def points_table(points: pl.DataFrame) -> str:
     return ('<table class="points"><thead><tr><th class="t">characteristic (points range)</th>'
             '<th class="t">bin</th><th>points</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
-
-
-class _Raw(str):
-    """Already-escaped HTML for a table cell."""
-
-    __slots__ = ()
 
 
 _GAINS_COLUMNS = ("bin", "min_score", "max_score", "count", "bads", "bad_rate",
@@ -909,7 +726,7 @@ class _Renderer:
     def __init__(self, report: ModelReport,
                  progress: Callable[[int, int], None] | None = None) -> None:
         self.r = report
-        self.charts = _Charts()
+        self.charts = SvgFigures()
         self.progress = progress
         self.total = report.chart_count() if progress is not None else 0
 
@@ -922,7 +739,6 @@ class _Renderer:
 
     def render(self) -> str:
         r = self.r
-        nav = "".join(f'<a href="#{key}">{_e(title)}</a>' for key, title in _SECTIONS)
         body = [
             self.overview(),
             self.performance(),
@@ -935,11 +751,7 @@ class _Renderer:
         ]
         subtitle = (f"{r.source} · target {r.target} · {r.n_rows:,} rows · "
                     f"{len(r.segments)} scorecard{'s' if len(r.segments) != 1 else ''} · {r.created}")
-        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                f"<title>{_e(r.title)}</title><style>{_CSS}</style></head><body>\n"
-                f"<header><h1>{_e(r.title)}</h1><p>{_e(subtitle)}</p></header>\n"
-                f"<nav>{nav}</nav>\n<main>\n" + "\n".join(body) + "\n</main></body></html>\n")
+        return page_html(r.title, subtitle, _SECTIONS, body)
 
     # -- sections ---------------------------------------------------------------------------
 
@@ -1224,25 +1036,7 @@ class _Renderer:
             "</section>")
 
 
-def _num(v: float | None, digits: int) -> str | None:
-    return None if v is None or v != v else f"{v:.{digits}f}"
-
-
-def _pct(v: float) -> str:
-    return "–" if v != v else f"{100 * v:.2f} %"
-
-
 def _fmt_setting(v: object) -> str:
     if isinstance(v, list | tuple):
         return ", ".join(str(x) for x in v) or "–"
     return "–" if v is None else str(v)
-
-
-def _psi_verdict(v: float | None) -> str:
-    if v is None or v != v:
-        return "–"
-    if v < 0.1:
-        return '<span class="pass">stable</span>'
-    if v < 0.25:
-        return '<span class="flag">watch</span>'
-    return '<span class="fail">shifted</span>'
