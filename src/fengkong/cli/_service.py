@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Iterator
@@ -84,13 +85,23 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option(
         help="Larger request bodies get 413.")] = 1 << 20,
     workers: Annotated[int, typer.Option(help="Server processes (share one database).")] = 1,
+    routing_ttl: Annotated[float, typer.Option(
+        envvar="FENGKONG_ROUTING_TTL",
+        help="Seconds before a release made through another server is seen.")] = 2.0,
+    key_cache_ttl: Annotated[float, typer.Option(
+        envvar="FENGKONG_KEY_CACHE_TTL",
+        help="Seconds a verified API key is remembered (a revoked key works that long).")] = 5.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the decision service (HTTP API, durable decision log) until stopped."""
     import uvicorn
 
-    settings = Settings(data_dir=data_dir, database_url=database_url, tenant=tenant,
-                        deploy_example=example, max_body_bytes=max_body_bytes)
+    # Settings without a flag ($FENGKONG_MONITOR_*, ...) come from the environment: the
+    # workers get them back from it below, so they must not be reset to their defaults.
+    settings = dataclasses.replace(
+        Settings.from_env(), data_dir=data_dir, database_url=database_url, tenant=tenant,
+        deploy_example=example, max_body_bytes=max_body_bytes, routing_ttl=routing_ttl,
+        key_cache_ttl=key_cache_ttl)
     # Fail here, clearly, not in a worker.
     with database(settings.data_dir, settings.database_url) as db, db.reader.connect() as conn:
         has_keys = bool(list_keys(conn, tenant))

@@ -1,6 +1,12 @@
 """A small time-to-live cache for the request path: fresh entries cost a dict look-up,
-stale ones are served while one background refresh runs, and concurrent misses of
-one key share a single load."""
+an entry in the second half of its life is still served while one background refresh
+runs, an expired one is never served (the request waits for the load), and concurrent
+misses of one key share a single load.
+
+So no value older than ``ttl`` is ever answered: a change made through another server
+process (a release, a revoked key) is seen within ``ttl`` seconds, however long the key
+went unused, while a busy key is refreshed before it expires and never waits.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +30,14 @@ class TtlCache(Generic[K, V]):
         self._loading: dict[K, asyncio.Future[V]] = {}
 
     async def get(self, key: K) -> V:
-        """The value of ``key``: cached, stale while refreshing, or loaded now."""
+        """The value of ``key``: cached (refreshed ahead of expiry), or loaded now."""
         hit = self._items.get(key)
         if hit is not None:
-            if hit[0] < time.monotonic() and key not in self._loading:
-                self._start_load(key).add_done_callback(_ignore)
-            return hit[1]
+            now = time.monotonic()
+            if now < hit[0]:  # not expired
+                if now >= hit[0] - self.ttl / 2 and key not in self._loading:
+                    self._start_load(key).add_done_callback(_ignore)
+                return hit[1]
         pending = self._loading.get(key)
         if pending is None:
             pending = self._start_load(key)
@@ -42,10 +50,11 @@ class TtlCache(Generic[K, V]):
 
     async def _load(self, key: K) -> V:
         try:
+            started = time.monotonic()  # the value is as of (no earlier than) now
             value = await run_in_threadpool(self.loader, key)
             if len(self._items) >= self.max_size:
                 self._items.clear()
-            self._items[key] = (time.monotonic() + self.ttl, value)
+            self._items[key] = (started + self.ttl, value)
             return value
         finally:
             self._loading.pop(key, None)
