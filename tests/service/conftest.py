@@ -234,6 +234,7 @@ class Server:
     log_level: str = "warning"
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None  # added to this process's environment
 
     @property
     def base(self) -> str:
@@ -246,7 +247,8 @@ class Server:
             self.proc = subprocess.Popen(
                 [*FENGKONG, "serve", "--host", "127.0.0.1", "--port", str(self.port),
                  "--log-level", self.log_level, *self.options],
-                cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=None if self.env is None else {**os.environ, **self.env})
 
     def wait_ready(self) -> None:
         """Wait for ``/readyz``; fail with the log if it exits or takes too long."""

@@ -37,6 +37,7 @@ from fengkong.compile.ir import (
     SlotIR,
     SourceIR,
     TableIR,
+    VelocityIR,
 )
 from fengkong.errors import DiagnosticSink
 from fengkong.expr import ExprError, Info, check_expression, suggest
@@ -54,8 +55,11 @@ from fengkong.strategy._spec import (
     TableSpec,
 )
 
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_WINDOW_S = 366 * 86400
+
 RESERVED = frozenset({"segment", "declined", "referred", "flagged", "cap", "limit", "apr", "term",
-                      "decision", "experiment", "feature", "points", "component", "table", "rule", "sources",
+                      "decision", "experiment", "feature", "points", "component", "table", "rule", "sources", "velocity",
                       "true", "false", "null", "none"})
 # Which consent purposes a strategy of each stage may rely on.
 STAGE_PURPOSES = {"acquisition": ("acquisition", "marketing"), "origination": ("origination",),
@@ -219,6 +223,67 @@ class _Lowering:
                 breaker_reset_s=src.circuit_breaker.reset_s,
                 on_missing_consent=src.on_missing_consent, on_failure=src.on_failure,
                 base_dir=str(self.loaded.base_dir)))
+        return tuple(out), tuple(added)
+
+    def velocity(self, inputs: tuple[FieldIR, ...]) -> tuple[tuple[VelocityIR, ...], tuple[FieldIR, ...]]:
+        """Check the velocity features; each becomes the optional input ``velocity.<name>``.
+
+        Keys and values are request inputs (not source fields): the service computes the
+        aggregates before anything is fetched or evaluated.
+        """
+        out: list[VelocityIR] = []
+        added: list[FieldIR] = []
+        by_name = {f.name: f for f in inputs if f.source is None}
+        raw = {f.name: f for f in self.pii_fields}
+        for name, v in self.spec.velocity.items():
+            path: Path_ = ("velocity", name)
+            ok = True
+            key = by_name.get(v.key)
+            if key is None:
+                self.error((*path, "key"), "unknown-field",
+                           f"`{v.key}` is not an input; a velocity key is a request input "
+                           f"(phone, ID number, device, IP).{suggest(v.key, list(by_name))}")
+                ok = False
+            elif key.type not in ("str", "enum", "int", "date"):
+                self.error((*path, "key"), "velocity-key",
+                           f"A velocity key must be a str, enum, int or date input; `{v.key}` is "
+                           f"{key.type}.")
+                ok = False
+            value = by_name.get(v.value) if v.value is not None else None
+            if v.agg == "count" and v.value is not None:
+                self.error((*path, "value"), "velocity-value",
+                           "`count` counts events and reads no `value`; remove it.")
+                ok = False
+            elif v.agg != "count" and v.value is None:
+                self.error(path, "velocity-value", f"`{v.agg}` needs `value`: the input "
+                           f"{'summed' if v.agg == 'sum' else 'whose distinct values are counted'}.")
+                ok = False
+            elif v.value is not None and value is None:
+                self.error((*path, "value"), "unknown-field",
+                           f"`{v.value}` is not an input.{suggest(v.value, list(by_name))}")
+                ok = False
+            elif value is not None:
+                kind = raw[value.name].type if value.name in raw else value.type
+                allowed = ("int", "float") if v.agg == "sum" else ("str", "enum", "int", "date")
+                if kind not in allowed:
+                    self.error((*path, "value"), "velocity-value",
+                               f"`{v.agg}` needs a {' or '.join(allowed)} value; `{v.value}` "
+                               f"is {kind}.")
+                    ok = False
+            window = _window_seconds(v.window)
+            if window is None:
+                self.error((*path, "window"), "velocity-window",
+                           f"`{v.window}` is not a window: write a whole number and a unit "
+                           "(s, m, h, d), e.g. `1h`, `24h`, `7d`, `30d`, at most 366 days.")
+                ok = False
+            kind_out = "float" if v.agg == "sum" else "int"
+            field = FieldIR(f"velocity.{name}", kind_out, False,
+                            None if v.agg == "sum" else 0.0, None, None, None, None)
+            added.append(field)
+            if not ok or key is None or window is None:
+                self.failed.add(f"velocity.{name}")
+                continue
+            out.append(VelocityIR(name, v.key, key.pii, v.agg, v.value, window))
         return tuple(out), tuple(added)
 
     def connector(self, name: str, src: SourceSpec, inputs: Mapping[str, FieldIR]) -> bool:
@@ -706,6 +771,15 @@ class _Lowering:
                          o.max_reasons, o.decline_reason)
 
 
+def _window_seconds(text: str) -> int | None:
+    """``7d`` -> 604800; None when it is no window or longer than :data:`MAX_WINDOW_S`."""
+    number, unit = text[:-1], text[-1:]
+    if unit not in _WINDOW_UNITS or not number.isascii() or not number.isdigit():
+        return None
+    seconds = int(number) * _WINDOW_UNITS[unit]
+    return seconds if 0 < seconds <= MAX_WINDOW_S else None
+
+
 def _consent_needed(src: SourceSpec) -> tuple[str, str]:
     """The weakest consent type a source may rely on, and why."""
     if src.kind in ("credit_report", "income_asset"):
@@ -738,6 +812,8 @@ def lower(loaded: LoadedStrategy, sink: DiagnosticSink, *, pii_tokens: bool = Fa
     fields = lw.fields()
     sources, source_fields = lw.sources(fields)
     fields += source_fields
+    velocity, velocity_fields = lw.velocity(fields)
+    fields += velocity_fields
     env: dict[str, Info] = {f.name: f.info for f in fields}
     source_rules = lw.source_rules(sources, env)
     features = lw.features(env)
@@ -815,7 +891,7 @@ def lower(loaded: LoadedStrategy, sink: DiagnosticSink, *, pii_tokens: bool = Fa
         fields=fields, features=features, segments=segments, experiments=experiments,
         scorecards=scorecards, tables=tables, slots=slots, rules=rules, outcome=outcome,
         columns=(), models=models, pii_fields=tuple(lw.pii_fields),
-        sources=sources, source_deadline_ms=spec.source_deadline_ms,
+        sources=sources, source_deadline_ms=spec.source_deadline_ms, velocity=velocity,
     )
     return _with_columns(plan)
 

@@ -83,6 +83,28 @@ class SourceIR:
 
 
 @dataclass(frozen=True, slots=True)
+class VelocityIR:
+    """A sliding-window aggregate per key, delivered as the optional input ``field``.
+
+    The window is ``(t - window_s, t]`` at the decision's instant ``t``, the
+    decision's own event included. ``key_pii`` is the key's kind of personal data
+    (the key is then its pseudonym), else None.
+    """
+
+    name: str
+    key: str
+    key_pii: str | None
+    agg: str  # count, sum, distinct_count
+    value: str | None
+    window_s: int
+
+    @property
+    def field(self) -> str:
+        """The input field holding the aggregate."""
+        return f"velocity.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
 class FeatureIR:
     """A named derived value."""
 
@@ -269,3 +291,4 @@ class Plan:
     pii_fields: tuple[FieldIR, ...] = ()
     sources: tuple[SourceIR, ...] = ()
     source_deadline_ms: int = 2000
+    velocity: tuple[VelocityIR, ...] = ()

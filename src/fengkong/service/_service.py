@@ -44,6 +44,7 @@ from fengkong.store import (
     new_id,
     releases,
 )
+from fengkong.velocity import epoch_us, observations, open_store
 
 _SYSTEM = SystemClock()
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -145,6 +146,7 @@ class Service:
         self.metrics = Metrics()
         self.monitor = LiveMonitor(db, self.metrics, settings)
         self.sources: dict[tuple[str, str], SourceRuntime] = {}  # (tenant, digest) -> runtime
+        self.velocity = open_store(settings.velocity_url, settings.data_dir)
 
     def start(self) -> None:
         """Deploy the example pack if asked to, and start the log writer."""
@@ -159,6 +161,7 @@ class Service:
     def stop(self) -> None:
         """Flush the log and close the database."""
         self.log.stop()
+        self.velocity.close()
         self.db.dispose()
 
     def deploy_example(self, tenant: str) -> bool:
@@ -202,7 +205,8 @@ class Service:
                 shadow = route.candidate
         # Canonical (sorted keys): a retry is the same application in any key order.
         input_hash = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        if retry_possible and (chosen.plan.sources or (shadow and shadow.plan.sources)):
+        if retry_possible and (chosen.plan.sources or chosen.plan.velocity
+                               or (shadow and shadow.plan.sources)):
             # A retry must not ask the providers again: answer it before any source is called.
             logged = await asyncio.to_thread(self._logged, who.tenant_id, request_id)
             if logged is not None:
@@ -216,8 +220,12 @@ class Service:
             self._fetch_sources(who, shadow, record, clock, quiet=True),
         )
         assert not isinstance(fetched, ApiError)  # raised, not returned, for the chosen one
-        inputs, decision, decision_json = self._evaluate(
-            who, chosen, fetched.record if fetched else record, clock)
+        engine_record = fetched.record if fetched else record
+        velocity: dict[str, Any] = {}
+        if chosen.plan.velocity:
+            velocity = await self._velocity(who, chosen, engine_record, clock, request_id)
+            engine_record = {**engine_record, **velocity}
+        inputs, decision, decision_json = self._evaluate(who, chosen, engine_record, clock)
         stored_record: dict[str, Any] = {"inputs": inputs, "decision": decision_json}
         if fetched is not None:
             stored_record["sources"] = fetched.results.calls
@@ -227,8 +235,13 @@ class Service:
             try:
                 if isinstance(shadow_fetched, ApiError):
                     raise shadow_fetched
-                shadow_dict, shadow_json = self._evaluate(
-                    who, shadow, shadow_fetched.record if shadow_fetched else record, clock)[1:]
+                shadow_record = shadow_fetched.record if shadow_fetched else record
+                if shadow.plan.velocity:  # the chosen's values where the definition is the same
+                    same = set(chosen.plan.velocity)
+                    shadow_record = {**shadow_record, **{
+                        f.field: velocity.get(f.field) if f in same else None
+                        for f in shadow.plan.velocity}}
+                shadow_dict, shadow_json = self._evaluate(who, shadow, shadow_record, clock)[1:]
                 stored_record["shadow"] = shadow_json
                 shadow_outcome = shadow_dict["decision"]
             except ApiError as e:  # the candidate's inputs may differ; its failure is logged
@@ -315,6 +328,37 @@ class Service:
                   if k.split(".")[0] not in names and k.split(".")[0] != "sources"}
         merged.update(results.values)
         return _Fetched(merged, results)
+
+    # -- velocity features ----------------------------------------------------------------
+    async def _velocity(self, who: Principal, strategy: CompiledStrategy, record: dict[str, Any],
+                        clock: Clock, request_id: str) -> dict[str, Any]:
+        """Record this application's events and read every window: ``velocity.<name>`` -> value.
+
+        The application is checked first (an invalid one is refused and counts nowhere);
+        keys that are personal data are used as their pseudonyms.
+        """
+        sent = [k for k in record if k.split(".")[0] == "velocity"]
+        if sent:
+            raise ApiError(422, "input-invalid", "The application does not fit the strategy's "
+                           "inputs.", [{"path": "$." + k, "code": "velocity-data",
+                                        "message": "Velocity features are not sent; the "
+                                                   "service computes them."} for k in sent])
+        plan = strategy.plan
+        blank = {f.field: None for f in plan.velocity}
+        inputs = self._evaluate(who, strategy, {**record, **blank}, clock)[0]
+        items, null = observations(plan.velocity, inputs)
+        out: dict[str, Any] = dict(null)
+        if items:
+            try:
+                values = await asyncio.to_thread(
+                    self.velocity.observe, f"{who.tenant_id}:{plan.strategy_id}", request_id,
+                    epoch_us(clock.now()), items)
+            except Exception:
+                raise ApiError(503, "velocity-unavailable", "The velocity store could not be "
+                               "reached; the decision was not made. Retry with the same "
+                               "X-Request-ID.") from None
+            out.update({o.feature.field: v for o, v in zip(items, values, strict=True)})
+        return out
 
     def _logged(self, tenant: str, request_id: str) -> StoredDecision | None:
         with self.db.reader.connect() as conn:

@@ -16,6 +16,10 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("FENGKONG_DATA_DIR", "fengkong-data"))
 
 
+def _env_velocity() -> str | None:
+    return os.environ.get("FENGKONG_VELOCITY_URL") or None
+
+
 def _env_keys() -> str | None:
     return os.environ.get(KEYS_ENV) or None
 
@@ -45,7 +49,11 @@ class Settings:
         ``$FENGKONG_PSEUDONYM_KEYS``. When set, the key file is not used.
     routing_ttl
         Seconds a server keeps what it knows of a deployment before it looks again
-        (releases made through another server are seen within this time).
+        (releases made through another server are seen within this time);
+        ``$FENGKONG_ROUTING_TTL``.
+    key_cache_ttl
+        Seconds a server remembers a verified API key (a key revoked through another
+        server stops working within this time); ``$FENGKONG_KEY_CACHE_TTL``.
     monitor_window
         Seconds of decisions the monitoring gauges cover (default 7 days).
     monitor_ttl
@@ -56,6 +64,10 @@ class Settings:
         with; without it the gauge compares with the window before.
     monitor_max_records
         Most decisions per strategy read for one window.
+    velocity_url
+        Where velocity features keep their events: ``redis://host:port/db`` (shared by
+        every server), ``sqlite:///FILE``, or the embedded default
+        ``<data_dir>/velocity.db``; default ``$FENGKONG_VELOCITY_URL``.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -71,6 +83,7 @@ class Settings:
     monitor_ttl: float = 300.0
     monitor_reference_dir: Path | None = None
     monitor_max_records: int = 200_000
+    velocity_url: str | None = field(default_factory=_env_velocity)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -85,10 +98,13 @@ class Settings:
             pseudonym_key_file=Path(env["FENGKONG_PSEUDONYM_KEY_FILE"])
             if env.get("FENGKONG_PSEUDONYM_KEY_FILE") else None,
             pseudonym_keys=_env_keys(),
+            routing_ttl=float(env.get("FENGKONG_ROUTING_TTL", "2")),
+            key_cache_ttl=float(env.get("FENGKONG_KEY_CACHE_TTL", "5")),
             monitor_window=float(env.get("FENGKONG_MONITOR_WINDOW", str(7 * 86400.0))),
             monitor_ttl=float(env.get("FENGKONG_MONITOR_TTL", "300")),
             monitor_reference_dir=Path(env["FENGKONG_MONITOR_REFERENCE_DIR"])
             if env.get("FENGKONG_MONITOR_REFERENCE_DIR") else None,
+            velocity_url=_env_velocity(),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -102,10 +118,14 @@ class Settings:
             env["FENGKONG_PSEUDONYM_KEY_FILE"] = str(self.pseudonym_key_file.resolve())
         if self.pseudonym_keys:
             env[KEYS_ENV] = self.pseudonym_keys
+        env["FENGKONG_ROUTING_TTL"] = str(self.routing_ttl)
+        env["FENGKONG_KEY_CACHE_TTL"] = str(self.key_cache_ttl)
         env["FENGKONG_MONITOR_WINDOW"] = str(self.monitor_window)
         env["FENGKONG_MONITOR_TTL"] = str(self.monitor_ttl)
         if self.monitor_reference_dir is not None:
             env["FENGKONG_MONITOR_REFERENCE_DIR"] = str(self.monitor_reference_dir.resolve())
+        if self.velocity_url:
+            env["FENGKONG_VELOCITY_URL"] = self.velocity_url
         return env
 
     @property

@@ -465,6 +465,8 @@ def spec_digest(spec: StrategySpec) -> str:
         del doc["market"]
     if not doc.get("reasons"):
         doc.pop("reasons", None)
+    if not doc.get("velocity"):
+        doc.pop("velocity", None)
     if not doc.get("sources"):
         doc.pop("sources", None)
         if doc.get("source_deadline_ms") == 2000:

@@ -299,6 +299,21 @@ class SourceSpec(_Spec):
     description: str | None = None
 
 
+class VelocitySpec(_Spec):
+    """A sliding-window aggregate per key: read in expressions as ``velocity.<name>``."""
+
+    key: FieldName = Field(description="The input the events are counted per (a personal "
+                                       "data input is used as its pseudonym).")
+    agg: Literal["count", "sum", "distinct_count"]
+    value: FieldName | None = Field(None, description="The input summed (`sum`) or whose "
+                                                      "distinct values are counted "
+                                                      "(`distinct_count`).")
+    window: str = Field(min_length=2, max_length=8,
+                        description="How far back: a whole number and a unit, e.g. `1h`, "
+                                    "`24h`, `7d`, `30d` (units s, m, h, d).")
+    description: str | None = None
+
+
 class StrategySpec(_Spec):
     """A decision strategy: the whole file."""
 
@@ -312,6 +327,9 @@ class StrategySpec(_Spec):
     sources: dict[Identifier, SourceSpec] = Field(default_factory=dict)
     source_deadline_ms: int = Field(2000, ge=1, le=120000,
                                     description="All sources of one decision finish within this.")
+    velocity: dict[Identifier, VelocitySpec] = Field(
+        default_factory=dict, description="Sliding-window aggregates per key, computed by the "
+                                          "service (online) or from history (batch).")
     features: dict[Identifier, Expr] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
     scorecards: dict[Identifier, ScorecardOrFile] = Field(default_factory=dict)
