@@ -227,6 +227,20 @@ def batch(
         ),
     ] = None,
     data_dir: _service.DataDir = Path("fengkong-data"),
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="local|spark",
+            help="local: Polars on this machine. spark: the same plan on each Spark partition "
+            "(pip install 'fengkong[spark]'); --output is then a folder of Parquet parts.",
+        ),
+    ] = "local",
+    master: Annotated[
+        str,
+        typer.Option("--master", metavar="URL",
+                     help="With --engine spark: the Spark master (spark-submit sets its own)."),
+    ] = "local[*]",
 ) -> None:
     """Decide every row of a Parquet or CSV file and write the decisions to a file.
 
@@ -244,6 +258,18 @@ def batch(
         msg = ("--pseudonymise needs the tenant whose pseudonyms to make "
                "(tokens differ per tenant).")
         raise typer.BadParameter(msg, param_hint="--tenant")
+    if engine not in ("local", "spark"):
+        msg = f"Unknown engine {engine!r}; choose local or spark."
+        raise typer.BadParameter(msg, param_hint="--engine")
+    if engine == "spark":
+        if pseudonymise:
+            msg = "--pseudonymise runs with --engine local only."
+            raise typer.BadParameter(msg, param_hint="--engine")
+        from fengkong.cli._spark import batch_on_spark
+
+        batch_on_spark(strategy, input_, output, keep=tuple(keep or ()), master=master,
+                       console=err)
+        return
     compiled = _compile(strategy, err, pii_tokens=pseudonymise)
     if compiled.warnings:
         err.print(

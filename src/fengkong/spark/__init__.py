@@ -1,0 +1,136 @@
+"""Deciding a Spark DataFrame with the same compiled plan as the local batch path.
+
+Each partition goes to the executors as Arrow record batches (``mapInArrow``), is decided
+by :func:`fengkong.evaluate_batch` — the very batch plan a local run uses — and comes back
+as Arrow: no per-row Python. The strategy travels as its pack (every file's text) and is
+compiled once per executor process, so a cluster needs fengkong installed on its workers
+but no shared file system.
+
+PySpark is an optional extra: ``pip install 'fengkong[spark]'``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from fengkong.compile import CompiledStrategy, compile_strategy
+from fengkong.core import FixedClock
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+__all__ = ["evaluate_spark", "output_schema"]
+
+_ARROW = {"str": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
+          "datetime": pa.timestamp("us", tz="UTC"), "list": pa.list_(pa.string())}
+_COMPILED: dict[str, CompiledStrategy] = {}  # per executor process, by pack digest
+
+
+def _pack(path: Path) -> dict[str, str]:
+    """Every text file of the strategy's folder, by relative path (what executors compile)."""
+    root = path.parent
+    return {p.relative_to(root).as_posix(): p.read_text("utf-8")
+            for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in (".yaml", ".yml",
+                                                                            ".json", ".txt",
+                                                                            ".csv")}
+
+
+def _compiled(key: str, entry: str, files: dict[str, str]) -> CompiledStrategy:
+    found = _COMPILED.get(key)
+    if found is None:
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="fengkong-spark-"))
+        for name, text in files.items():
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, "utf-8")
+        found = _COMPILED[key] = compile_strategy(root / entry)
+    return found
+
+
+def output_schema(strategy: CompiledStrategy, keep: Sequence[tuple[str, pa.DataType]] = ()
+                  ) -> pa.Schema:
+    """The Arrow schema of the decided table: kept input columns, every decision column, ``error``."""
+    fields = [pa.field(name, kind) for name, kind in keep]
+    fields += [pa.field(c.name, _ARROW[c.type]) for c in strategy.plan.columns]
+    fields.append(pa.field("error", pa.string()))
+    return pa.schema(fields)
+
+
+def evaluate_spark(strategy: str | Path, frame: DataFrame, *, keep: Sequence[str] = (),
+                   at: dt.datetime | None = None, reasons: bool = True) -> DataFrame:
+    """Decide every row of a Spark DataFrame; the result has the local batch's columns.
+
+    Parameters
+    ----------
+    strategy
+        The strategy file (its folder is shipped to the executors).
+    frame
+        One column per input field, named as in the strategy (``applicant.age``).
+    keep
+        Input columns copied to the output first (an application id to join on).
+    at
+        The decision time of every row (default: now, fixed for the whole job, so every
+        partition decides at the same instant as a local batch would).
+    reasons
+        As for :func:`fengkong.evaluate_batch`.
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    path = Path(strategy)
+    local = compile_strategy(path)
+    files = _pack(path)
+    entry = path.name
+    key = local.digest
+    when = at or dt.datetime.now(dt.UTC)
+    in_schema = frame.schema
+    kept = [(c, _spark_to_arrow(in_schema[c].dataType)) for c in keep]
+    schema = output_schema(local, kept)
+    names = [f.name for f in local.plan.fields]
+    missing = [n for n in names if n not in frame.columns and not _optional(local, n)]
+    if missing:
+        msg = f"The table has no column(s) {', '.join(missing)}, which the strategy requires."
+        raise ValueError(msg)
+    columns = [c for c in frame.columns if c in set(names) | set(keep)]
+    # Spark resolves dotted names as struct fields: the columns travel as c0, c1, ...
+    # and get their names back on the executor.
+    renamed = {f"c{i}": c for i, c in enumerate(columns)}
+
+    def decide(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        compiled = _compiled(key, entry, files)
+        clock = FixedClock(when)
+        for batch in batches:
+            table = pl.from_arrow(pa.Table.from_batches([batch]))
+            assert isinstance(table, pl.DataFrame)
+            out = _decide(compiled, table.rename(renamed), keep, clock, reasons)
+            yield from out.to_arrow().cast(schema).to_batches()
+
+    selected = frame.select(*[frame[f"`{c}`"].alias(f"c{i}") for i, c in enumerate(columns)])
+    return selected.mapInArrow(decide, from_arrow_schema(schema))
+
+
+def _decide(compiled: CompiledStrategy, table: pl.DataFrame, keep: Sequence[str],
+            clock: FixedClock, reasons: bool) -> pl.DataFrame:  # noqa: FBT001
+    from fengkong.engine import evaluate_batch
+
+    decided = evaluate_batch(compiled, table, clock=clock, reasons=reasons)
+    if keep:
+        decided = pl.concat([table.select(list(keep)), decided], how="horizontal")
+    return decided
+
+
+def _optional(strategy: CompiledStrategy, name: str) -> bool:
+    return any(f.name == name and not f.required for f in strategy.plan.fields)
+
+
+def _spark_to_arrow(kind: Any) -> pa.DataType:
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    return to_arrow_type(kind)
