@@ -41,6 +41,7 @@ from fengkong.lifecycle._book import (
     _step,
     add_months,
     month_start,
+    preferences,
 )
 
 __all__ = ["NEW_ACCOUNT_COLUMNS", "age_book", "window_features"]
@@ -387,13 +388,7 @@ def _new_accounts(
             "utilisation": np.zeros(n),
             "dpd": zeros_i16,
             "bucket": pl.Series(np.zeros(n, dtype=np.uint8)).cat.to(BUCKET_DTYPE),
-            "opt_out_increase": rng.random(n) < 0.04,
-            "opt_in_required": rng.random(n) < np.array([0.1, 0.3, 0.2])[segment],
-            "opt_in": rng.random(n) < 0.35,
-            "marketing_consent": rng.random(n) < 0.7,
-            "contact_opt_out_sms": rng.random(n) < 0.05,
-            "contact_opt_out_call": rng.random(n) < 0.03,
-            "contact_opt_out_visit": rng.random(n) < 0.1,
+            **preferences(rng, n, segment),
             "timezone": pl.Series(tz).cat.to(TIMEZONE_DTYPE),
             "phone_pseudonym": "ph"
             + pl.Series(

@@ -629,13 +629,7 @@ def _chunk(
             "income_monthly": income,
             "utilisation_jump_1m": np.round(jump, 4),
             "persistent_debt": (high_util >= 10) & (mob_last >= 18),
-            "opt_out_increase": rng.random(n) < 0.04,
-            "opt_in_required": rng.random(n) < np.array([0.1, 0.3, 0.2])[segment],
-            "opt_in": rng.random(n) < 0.35,
-            "marketing_consent": rng.random(n) < 0.7,
-            "contact_opt_out_sms": rng.random(n) < 0.05,
-            "contact_opt_out_call": rng.random(n) < 0.03,
-            "contact_opt_out_visit": rng.random(n) < 0.1,
+            **preferences(rng, n, segment),
             "timezone": rng.choice(len(TIMEZONES), size=n, p=_TZ_P).astype(np.uint8),
             "phone_pseudonym": rng.integers(0, 256, size=(n, 8), dtype=np.uint8).view("S8").ravel(),
             "sim_risk": risk.astype(np.float32),
@@ -817,3 +811,16 @@ def prospects(n: int, seed: int = 0) -> pl.DataFrame:
             "sim_response_prob": response.astype(np.float32),
         }
     )
+
+
+def preferences(rng: np.random.Generator, n: int, segment: np.ndarray) -> dict[str, np.ndarray]:
+    """Opt-ins, opt-outs and consents of ``n`` new accounts (in this order of draws)."""
+    return {
+        "opt_out_increase": rng.random(n) < 0.04,
+        "opt_in_required": rng.random(n) < np.array([0.1, 0.3, 0.2])[segment],
+        "opt_in": rng.random(n) < 0.35,
+        "marketing_consent": rng.random(n) < 0.7,
+        "contact_opt_out_sms": rng.random(n) < 0.05,
+        "contact_opt_out_call": rng.random(n) < 0.03,
+        "contact_opt_out_visit": rng.random(n) < 0.1,
+    }
