@@ -6,24 +6,18 @@ applications equals what the service computed."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from fengkong.core import field_value
 from fengkong.service import Settings, create_app
 from fengkong.velocity import RedisStore, backfill
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 STRATEGY = """\
 strategy: velocity_loan
 version: 1
@@ -148,28 +142,12 @@ def test_velocity_values_are_not_sent(api: Any) -> None:
     assert "13912345678" not in str(stored)  # the key is held as its pseudonym
 
 
-def _redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture
-def redis_api(api: Any, tmp_path: Path) -> Iterator[Any]:
+def redis_api(api: Any, redis_url: str) -> Iterator[Any]:
     """``api``, but a second app on the same database keeping velocity in Redis."""
-    if not _redis_up() and shutil.which("redis-server"):
-        subprocess.run(["redis-server", "--daemonize", "yes"], check=False, capture_output=True,
-                       timeout=30)
-        for _ in range(50):
-            if _redis_up():
-                break
-            time.sleep(0.1)
-    if not _redis_up():
-        pytest.fail(f"Redis is not reachable at {REDIS_URL} and could not be started.")
     old = api.service.settings
     settings = Settings(data_dir=old.data_dir, database_url=old.database_url, tenant=old.tenant,
-                        deploy_example=False, velocity_url=REDIS_URL)
+                        deploy_example=False, velocity_url=redis_url)
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         api.app, api.client = app, client

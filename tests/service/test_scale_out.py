@@ -5,8 +5,9 @@ start at the same moment on one fresh database, with the pseudonym keys shared t
 ``$FENGKONG_PSEUDONYM_KEYS`` and short routing and key-cache TTLs. Requests for one
 tenant land on either: a request id is decided once, the hash chain stays whole and
 gap-free, a release (or rollback) made through one is served by the other within the
-routing TTL, and a key made or revoked through one is honoured or refused by the other
-within the key-cache TTL.
+routing TTL, a key made or revoked through one is honoured or refused by the other
+within the key-cache TTL, and velocity counters kept in one Redis are exact whichever
+server takes each application.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import psycopg
 import pytest
 from tests.conftest import drop_pg_database, fresh_pg_database
 from tests.service.conftest import FENGKONG, TENANT_A, Api, Server, example_pack
+from tests.service.test_api_velocity import STRATEGY as VELOCITY_STRATEGY
 
 from fengkong.privacy._pseudonym import KEYS_ENV
 
@@ -84,14 +86,17 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(pg_server: str, redis_url: str,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("scale-out")
     name, url = fresh_pg_database(pg_server)
     keys = _pseudonym_keys()
     servers = [Server(["--database-url", url, "--data-dir", str(root / f"data-{i}"),
                        "--tenant", TENANT_A, "--routing-ttl", str(ROUTING_TTL),
                        "--key-cache-ttl", str(KEY_CACHE_TTL)],
-                      root / f"server-{i}.log", env={KEYS_ENV: keys}) for i in range(2)]
+                      root / f"server-{i}.log",
+                      env={KEYS_ENV: keys, "FENGKONG_VELOCITY_URL": redis_url})
+               for i in range(2)]
     try:
         for s in servers:  # at the same moment: migrations and the example's deployment race
             s.start(root)
@@ -223,3 +228,33 @@ def test_keys_made_or_revoked_through_one_server_hold_on_the_other(cluster: Clus
         r = cluster.client.get(cluster.at(i, listing), headers=key)
         assert r.status_code == 401, (i, r.text)
     assert cluster.decide(0, key).status_code == 401
+
+
+def test_velocity_counters_in_one_redis_are_exact_across_servers(cluster: Cluster) -> None:
+    up = cluster.client.post(cluster.at(0, "/v1/strategies"), content=VELOCITY_STRATEGY.encode(),
+                             headers={**cluster.admin, "Content-Type": "application/yaml"})
+    assert up.status_code == 201, up.text
+    _, approver = cluster.key(1, "approve", name="velocity-approver")
+    ok = cluster.client.post(cluster.at(1, "/v1/strategies/velocity_loan/versions/1/approve"),
+                             headers=approver)
+    assert ok.status_code == 200, ok.text
+    time.sleep(ROUTING_TTL + SLACK)
+    phone = f"139{secrets.randbelow(10**8):08d}"
+    total = 40
+
+    def one(i: int) -> Callable[[], httpx.Response]:
+        record = {"applicant": {"phone": phone, "age": 30}, "loan": {"amount": 1000 + i},
+                  "device": {"id": f"dev-{i % 5}"}}
+        return lambda: cluster.client.post(
+            cluster.at(i % 2, "/v1/decisions/velocity_loan"), json=record,
+            headers={**cluster.admin, "X-Request-ID": f"vel-{phone}-{i}"})
+
+    answers = _parallel([one(i) for i in range(total)])
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers][:2]
+    stored = [cluster.client.get(cluster.at(0, f"/v1/decisions/{r.json()['id']}"),
+                                 headers=cluster.admin).json() for r in answers]
+    counts = sorted(s["inputs"]["velocity.apps_phone_7d"] for s in stored)
+    assert counts == list(range(1, total + 1))  # each saw all before it, on either server
+    sums = sorted(s["inputs"]["velocity.amount_phone_30d"] for s in stored)
+    assert sums[-1] == float(sum(1000 + i for i in range(total)))
+    assert max(s["inputs"]["velocity.devices_phone_24h"] for s in stored) == 5
