@@ -4,9 +4,6 @@ values included (Spark in local mode; the first session takes a while to start).
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +22,6 @@ pytestmark = [pytest.mark.slow,
 AT = dt.datetime(2026, 1, 1, 9, 30, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    import pyspark.sql as pyspark_sql  # the dev extra installs it: a missing one fails here
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (pyspark_sql.SparkSession.builder.master("local[2]").appName("fengkong-tests")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
 def _edges(table: pl.DataFrame) -> pl.DataFrame:
     """Rows with nulls in every optional column and values on the declared bounds."""
     nulls = table.head(50).with_columns(
@@ -51,13 +35,15 @@ def _edges(table: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([table, nulls, bounds]).with_row_index("row_id")
 
 
-def _compare(spark: Any, strategy: Path, table: pl.DataFrame, tmp_path: Path) -> None:
+def _compare(spark: Any, strategy: Path, table: pl.DataFrame, tmp_path: Path,
+             engine: str = "auto") -> None:
     from fengkong.spark import evaluate_spark
 
     path = tmp_path / "in.parquet"
     table.write_parquet(path)
     frame = spark.read.parquet(str(path)).repartition(3)
-    got = pl.from_arrow(evaluate_spark(strategy, frame, keep=["row_id"], at=AT).toArrow())
+    got = pl.from_arrow(evaluate_spark(strategy, frame, keep=["row_id"], at=AT,
+                                        engine=engine).toArrow())  # type: ignore[arg-type]
     assert isinstance(got, pl.DataFrame)
     local = evaluate_batch(compile_strategy(strategy), table, clock=FixedClock(AT))
     expected = pl.concat([table.select("row_id"), local], how="horizontal")
@@ -68,16 +54,18 @@ def _compare(spark: Any, strategy: Path, table: pl.DataFrame, tmp_path: Path) ->
         assert got[column].to_list() == expected[column].to_list(), column
 
 
-def test_example_strategy_row_for_row(spark: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["native", "arrow"])
+def test_example_strategy_row_for_row(spark: Any, tmp_path: Path, engine: str) -> None:
     table = _edges(generate_applications(4_000, seed=11))
-    _compare(spark, example_strategy_path(), table, tmp_path)
+    _compare(spark, example_strategy_path(), table, tmp_path, engine)
 
 
-def test_invalid_rows_get_the_same_errors(spark: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["native", "arrow"])
+def test_invalid_rows_get_the_same_errors(spark: Any, tmp_path: Path, engine: str) -> None:
     table = generate_applications(500, seed=12).with_columns(
         pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit(200))
         .otherwise(pl.col("applicant.age")).alias("applicant.age")).with_row_index("row_id")
-    _compare(spark, example_strategy_path(), table, tmp_path)
+    _compare(spark, example_strategy_path(), table, tmp_path, engine)
 
 
 def test_the_cli_runs_on_spark(tmp_path: Path) -> None:

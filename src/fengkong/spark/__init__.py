@@ -1,10 +1,19 @@
 """Deciding a Spark DataFrame with the same compiled plan as the local batch path.
 
-Each partition goes to the executors as Arrow record batches (``mapInArrow``), is decided
-by :func:`fengkong.evaluate_batch` — the very batch plan a local run uses — and comes back
-as Arrow: no per-row Python. The strategy travels as its pack (every file's text) and is
-compiled once per executor process, so a cluster needs fengkong installed on its workers
-but no shared file system.
+Two paths give the same table:
+
+* **native** — the plan is written as Spark SQL (:mod:`fengkong.spark._sql`): inputs
+  checks, features, segments, experiments, scorecards as ``CASE WHEN``, decision tables,
+  rules, the outcome and the reason codes. Executors run it in the JVM and need no
+  Python, nor fengkong, at all.
+* **arrow** — each partition goes to the executors as Arrow record batches
+  (``mapInArrow``), is decided by :func:`fengkong.evaluate_batch` — the very batch plan a
+  local run uses — and comes back as Arrow: no per-row Python. The strategy travels as
+  its pack (every file's text) and is compiled once per executor process, so a cluster
+  needs fengkong installed on its workers but no shared file system. This path runs what
+  has no exact Spark SQL form (LightGBM models, ``exp``/``log``).
+
+``engine="auto"`` (the default) takes the native path whenever the plan allows it.
 
 PySpark is an optional extra: ``pip install 'fengkong[spark]'``.
 """
@@ -12,20 +21,29 @@ PySpark is an optional extra: ``pip install 'fengkong[spark]'``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
 
 from fengkong.compile import CompiledStrategy, compile_strategy
 from fengkong.core import FixedClock
+from fengkong.spark._sql import spark_plan, untranslatable
+from fengkong.spark._workbench import (
+    csi_spark,
+    fit_binner_spark,
+    psi_spark,
+    psi_table_spark,
+    summarize_spark,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["evaluate_spark", "output_schema"]
+__all__ = ["csi_spark", "evaluate_spark", "fit_binner_spark", "output_schema", "psi_spark",
+           "psi_table_spark", "ship", "spark_sql", "summarize_spark", "untranslatable"]
 
 _ARROW = {"str": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
           "datetime": pa.timestamp("us", tz="UTC"), "list": pa.list_(pa.string())}
@@ -39,6 +57,23 @@ def _pack(path: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in (".yaml", ".yml",
                                                                             ".json", ".txt",
                                                                             ".csv")}
+
+
+def ship(path: str | Path) -> tuple[dict[str, str], str]:
+    """``(files, entry)``: the strategy's folder and every file it reads from outside it
+    (a scorecard shared with another strategy, ``../common/card.yaml``), by path relative
+    to their common root, and the strategy file's own path under that root."""
+    import os
+
+    from fengkong.strategy import load_strategy
+
+    p = Path(path).resolve()
+    read = [Path(f).resolve() for f in load_strategy(p, recover=True).source.texts]
+    root = Path(os.path.commonpath([p.parent, *(f.parent for f in read)]))
+    files = {(p.parent / name).relative_to(root).as_posix(): text
+             for name, text in _pack(p).items()}
+    files.update({f.relative_to(root).as_posix(): f.read_text("utf-8") for f in read})
+    return files, p.relative_to(root).as_posix()
 
 
 def _compiled(key: str, entry: str, files: dict[str, str]) -> CompiledStrategy:
@@ -65,7 +100,8 @@ def output_schema(strategy: CompiledStrategy, keep: Sequence[tuple[str, pa.DataT
 
 
 def evaluate_spark(strategy: str | Path, frame: DataFrame, *, keep: Sequence[str] = (),
-                   at: dt.datetime | None = None, reasons: bool = True) -> DataFrame:
+                   at: dt.datetime | None = None, reasons: bool = True,
+                   engine: Literal["auto", "native", "arrow"] = "auto") -> DataFrame:
     """Decide every row of a Spark DataFrame; the result has the local batch's columns.
 
     Parameters
@@ -81,15 +117,54 @@ def evaluate_spark(strategy: str | Path, frame: DataFrame, *, keep: Sequence[str
         partition decides at the same instant as a local batch would).
     reasons
         As for :func:`fengkong.evaluate_batch`.
+    engine
+        ``native`` (Spark SQL; an error if the plan has something it cannot express, see
+        :func:`untranslatable`), ``arrow`` (``mapInArrow`` into the local batch plan) or
+        ``auto``: native when possible.
     """
-    from pyspark.sql.pandas.types import from_arrow_schema
-
+    if engine not in ("auto", "native", "arrow"):
+        msg = f"engine must be auto, native or arrow; got {engine!r}."
+        raise ValueError(msg)
     path = Path(strategy)
     local = compile_strategy(path)
-    files = _pack(path)
-    entry = path.name
-    key = local.digest
     when = at or dt.datetime.now(dt.UTC)
+    if engine == "native" or (engine == "auto" and not untranslatable(local.plan)):
+        return _native(local, frame, keep, when, reasons=reasons)
+    return _arrow(local, path, frame, keep, when, reasons=reasons)
+
+
+def spark_sql(strategy: str | Path, table: str, schema: Mapping[str, str] | None = None, *,
+              keep: Sequence[str] = (), at: dt.datetime | None = None, reasons: bool = True) -> str:
+    """The Spark SQL query that decides every row of ``table`` (what the native path runs).
+
+    ``schema`` maps input columns to Spark type names (``long``, ``double``, ``string``,
+    ``date``, ``boolean``...); by default each field has its declared type. ``at`` is the
+    decision time written into the query (default: now).
+    """
+    plan = compile_strategy(Path(strategy)).plan
+    declared = {"int": "long", "float": "double", "bool": "boolean", "str": "string",
+                "enum": "string", "date": "date"}
+    types = dict(schema) if schema is not None else {f.name: declared[f.type] for f in plan.fields}
+    sql = spark_plan(plan, types, keep=keep, at=at or dt.datetime.now(dt.UTC), reasons=reasons)
+    return sql.query(table)
+
+
+def _native(local: CompiledStrategy, frame: DataFrame, keep: Sequence[str], when: dt.datetime,
+            *, reasons: bool) -> DataFrame:
+    types = {f.name: f.dataType.typeName() for f in frame.schema.fields}
+    sql = spark_plan(local.plan, types, keep=keep, at=when, reasons=reasons)
+    out = frame.selectExpr(*sql.inputs)
+    for step in sql.steps:
+        out = out.selectExpr("*", *step)
+    return out.selectExpr(*sql.final)
+
+
+def _arrow(local: CompiledStrategy, path: Path, frame: DataFrame, keep: Sequence[str],
+           when: dt.datetime, *, reasons: bool) -> DataFrame:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    files, entry = ship(path)
+    key = local.digest
     in_schema = frame.schema
     kept = [(c, _spark_to_arrow(in_schema[c].dataType)) for c in keep]
     schema = output_schema(local, kept)
