@@ -4,9 +4,10 @@ prints a short summary (the jobs themselves draw nothing; long ones report progr
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import polars as pl
 import typer
@@ -19,6 +20,11 @@ from rich.text import Text
 from fengkong import CompiledStrategy, compile_strategy
 from fengkong.cli import _io, _render
 from fengkong.errors import DataError, StrategyFileError
+
+if TYPE_CHECKING:
+    from fengkong.lifecycle import Economics, Simulation
+    from fengkong.lifecycle._contact import ContactPolicy
+    from fengkong.lifecycle._review import ReviewConfig
 
 
 def _fail(err: Console, message: str) -> NoReturn:
@@ -49,6 +55,34 @@ def _progress(err: Console) -> tuple[Progress, Callable[[str, int, int], None]]:
         progress.update(task[0], description=stage, completed=done, total=total)
 
     return progress, update
+
+
+Engine = Annotated[str, typer.Option(
+    "--engine", metavar="local|spark",
+    help="local: Polars on this machine. spark: the job on each Spark partition "
+    "(pip install 'fengkong[spark]'); the output tables are then folders of Parquet parts.")]
+Master = Annotated[str, typer.Option(
+    "--master", metavar="URL",
+    help="With --engine spark: the Spark master (spark-submit sets its own).")]
+
+
+def _on_spark(engine: str) -> bool:
+    if engine not in ("local", "spark"):
+        msg = f"Unknown engine {engine!r}; choose local or spark."
+        raise typer.BadParameter(msg, param_hint="--engine")
+    return engine == "spark"
+
+
+def _local_only(value: object, option: str) -> None:
+    if value is not None:
+        msg = f"{option} runs with --engine local only."
+        raise typer.BadParameter(msg, param_hint="--engine")
+
+
+def _parquet_parts(path: Path | None, option: str) -> None:
+    if path is not None and path.suffix.lower() != ".parquet":
+        msg = "With --engine spark the table is a folder of Parquet parts: use a .parquet name."
+        raise typer.BadParameter(msg, param_hint=option)
 
 
 def _pct(v: object) -> str:
@@ -107,6 +141,8 @@ def simulate(
                                        help="Loss given default, share of exposure.")] = 0.65,
     cost_per_loan: Annotated[float, typer.Option("--cost-per-loan", min=0.0,
                                                  help="Cost of booking one loan.")] = 150.0,
+    engine: Engine = "local",
+    master: Master = "local[*]",
 ) -> None:
     """Back-test a challenger strategy against the champion over historical applications.
 
@@ -128,6 +164,14 @@ def simulate(
         _io.table_format(history)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--history") from exc
+    economics = Economics(funding_rate=funding_rate, lgd=lgd, cost_per_loan=cost_per_loan)
+    if _on_spark(engine):
+        sim, paths = _simulate_on_spark(champion, challenger, history, out, outcome=outcome,
+                                        segment_by=segment_by, id_column=id_column,
+                                        pd_from=pd_from, economics=economics, master=master,
+                                        err=err)
+        _print_simulation(out_console, sim, a, b, paths)
+        return
     progress, update = _progress(err)
     try:
         with progress:
@@ -139,8 +183,7 @@ def simulate(
                     _fail(err, f"{history} has no column `{name}` (given with {option}).")
             table = _io.read_table(history, list(fields.values()), keep=keep)
             sim = run(a, b, table, outcome=outcome, segment_by=segment_by, id_column=id_column,
-                      economics=Economics(funding_rate=funding_rate, lgd=lgd,
-                                          cost_per_loan=cost_per_loan),
+                      economics=economics,
                       pd_from="champion" if pd_from == "champion" else "challenger",
                       progress=update)
             update("writing the report", 0, 1)
@@ -149,6 +192,11 @@ def simulate(
         _fail(err, str(exc))
     except OSError as exc:
         _fail(err, f"Cannot write into {out}: {exc.strerror or exc}.")
+    _print_simulation(out_console, sim, a, b, paths)
+
+
+def _print_simulation(out_console: Console, sim: Simulation, a: CompiledStrategy,
+                      b: CompiledStrategy, paths: dict[str, Path]) -> None:
     o = sim.overall
     t = Table(title=f"{a.strategy_id} v{a.version} (champion) vs {b.strategy_id} v{b.version} "
               f"(challenger), {sim.decisions.height:,} applications", title_justify="left")
@@ -168,6 +216,47 @@ def simulate(
         highlight=False)
     out_console.print(f"Wrote {paths['report']}, {paths['decisions']} and {paths['summary']}.",
                       markup=False, soft_wrap=True, highlight=False)
+
+
+def _simulate_on_spark(champion: Path, challenger: Path, history: Path, out: Path, *,
+                       outcome: str, segment_by: str | None, id_column: str | None,
+                       pd_from: str, economics: Economics, master: str, err: Console
+                       ) -> tuple[Simulation, dict[str, Path]]:
+    """The back-test on Spark: decisions.parquet is a folder of parts, the rest as locally."""
+    from fengkong.cli._spark import read_table, session, spark_error
+    from fengkong.lifecycle._simulate_report import _atomic, render_report
+    from fengkong.spark._lifecycle import simulate_spark
+
+    spark = session(master, "fengkong-simulate")
+    paths = {"decisions": out / "decisions.parquet", "summary": out / "summary.json",
+             "report": out / "report.html"}
+    try:
+        frame: Any = read_table(spark, history)
+        for option, name in (("--outcome", outcome), ("--segment-by", segment_by),
+                             ("--id-column", id_column)):
+            if name is not None and name not in frame.columns:
+                _fail(err, f"{history} has no column `{name}` (given with {option}).")
+        run = simulate_spark(champion, challenger, frame, outcome=outcome,
+                             segment_by=segment_by, id_column=id_column, economics=economics,
+                             pd_from=pd_from)
+        out.mkdir(parents=True, exist_ok=True)
+        run.decisions.write.mode("overwrite").parquet(str(paths["decisions"]))
+        run.unpersist()
+        sim = run.simulation
+        text = json.dumps(sim.summary(), indent=2, ensure_ascii=False, default=str) + "\n"
+        _atomic(paths["summary"], lambda p: p.write_text(text, encoding="utf-8"))
+        report = render_report(sim)
+        _atomic(paths["report"], lambda p: p.write_text(report, encoding="utf-8"))
+    except DataError as exc:
+        _fail(err, str(exc))
+    except OSError as exc:
+        _fail(err, f"Cannot write into {out}: {exc.strerror or exc}.")
+    except Exception as exc:
+        message = spark_error(exc)
+        if message is None:
+            raise
+        _fail(err, f"Cannot simulate on {history}: {message}")
+    return sim, paths
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,6 +314,8 @@ def review(
         help="No increase with any DPD in the last N months (3, 6 or 12).")] = 6,
     chunk_size: Annotated[int, typer.Option(
         "--chunk-size", min=1, metavar="N", help="Accounts per chunk.")] = 500_000,
+    engine: Engine = "local",
+    master: Master = "local[*]",
 ) -> None:
     """Review the whole book: line increases, price discounts, early warning, notices."""
     import datetime as dt
@@ -251,6 +342,10 @@ def review(
                    "`stage: account_management`.")
     config = ReviewConfig(control_share=control_share, control_salt=control_salt,
                           dpd_lookback_months=dpd_months, chunk_size=chunk_size)
+    if _on_spark(engine):
+        _local_only(history, "--history")
+        _review_on_spark(strategy, accounts, day, out, config, master, console, err)
+        return
     source: pl.DataFrame | Path = accounts
     progress, update = _progress(err)
     try:
@@ -272,6 +367,45 @@ def review(
                   f"{run.notices:,} adverse-action notices.")
     for key, path in run.files.items():
         console.print(f"  {key}: {path}")
+
+
+def _review_on_spark(strategy: Path, accounts: Path, day: _dt.date, out: Path,
+                     config: ReviewConfig, master: str, console: Console, err: Console) -> None:
+    """The review on Spark: actions and notices are folders of Parquet parts."""
+    import time
+
+    from fengkong.cli._spark import read_table, session, spark_error
+    from fengkong.spark._lifecycle import review_spark
+
+    started = time.perf_counter()
+    spark = session(master, "fengkong-review")
+    notices_out, stem = out.parent / "notices.parquet", out.parent / "summary"
+    try:
+        run = review_spark(strategy, read_table(spark, accounts),  # type: ignore[arg-type]
+                           as_of=day, config=config)
+        run.actions.write.mode("overwrite").parquet(str(out))
+        run.notices.write.mode("overwrite").parquet(str(notices_out))
+        run.unpersist()
+        run.summary.write_csv(stem.with_suffix(".csv"))
+        run.summary.write_json(stem.with_suffix(".json"))
+    except (DataError, ValueError, pl.exceptions.PolarsError) as exc:
+        _fail(err, f"Cannot review {accounts}: {exc}")
+    except OSError as exc:
+        _fail(err, f"Cannot read or write: {exc.strerror or exc}.")
+    except Exception as exc:
+        message = spark_error(exc)
+        if message is None:
+            raise
+        _fail(err, f"Cannot review {accounts}: {message}")
+    seconds = time.perf_counter() - started
+    accounts_n, notices_n = (int(run.summary[c].sum()) for c in ("accounts", "notices"))
+    console.print(_review_table(run.summary))
+    console.print(f"{accounts_n:,} accounts reviewed on Spark ({master}) in {seconds:.1f} s; "
+                  f"{notices_n:,} adverse-action notices.", markup=False)
+    for key, path in (("actions", out), ("notices", notices_out),
+                      ("summary_csv", stem.with_suffix(".csv")),
+                      ("summary_json", stem.with_suffix(".json"))):
+        console.print(f"  {key}: {path}", markup=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,6 +585,8 @@ def collections_plan(
                                            help="Call attempts per debt in --window-days.")
                          ] = 7,
     window_days: Annotated[int, typer.Option("--window-days", min=1)] = 7,
+    engine: Engine = "local",
+    master: Master = "local[*]",
 ) -> None:
     """Write the day's collections work list, ranked by expected recovery per unit of cost.
 
@@ -473,8 +609,20 @@ def collections_plan(
                                window_days=window_days)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--start/--end") from exc
+    spark = _on_spark(engine)
+    if spark:
+        _local_only(history, "--history")
+        _parquet_parts(out, "--out")
+        _parquet_parts(blocked, "--blocked")
     out_console, err = _render.consoles()
     compiled = _compile(strategy or _COLLECTIONS_EXAMPLE, err)
+    if spark:
+        summary, total, rules = _plan_on_spark(
+            strategy or _COLLECTIONS_EXAMPLE, accounts, day, out, blocked, contacts=contacts,
+            promises=promises, payments=payments, grace_days=grace_days, policy=policy,
+            master=master, err=err)
+        _print_worklist(out_console, compiled, day, summary, total, rules, out)
+        return
     progress, update = _progress(err)
     try:
         with progress:
@@ -502,8 +650,16 @@ def collections_plan(
                     pl.col("cost").sum().alias("cost"),
                     (pl.col("contact_status") == "blocked").sum().alias("blocked"))
                .sort("bucket", "treatment"))
+    rules = ([*result.blocked["blocked_rule"].value_counts(sort=True).iter_rows()]
+             if result.blocked.height else [])
+    _print_worklist(out_console, compiled, day, summary, wl.height, rules, out)
+
+
+def _print_worklist(out_console: Console, compiled: CompiledStrategy, day: _dt.date,
+                    summary: pl.DataFrame, total: int, rules: list[tuple[Any, ...]],
+                    out: Path) -> None:
     t = Table(title=f"{compiled.strategy_id} v{compiled.version} · {day}: "
-              f"{wl.height:,} delinquent accounts", title_justify="left")
+              f"{total:,} delinquent accounts", title_justify="left")
     for col in ("bucket", "treatment", "accounts", "balance", "expected recovery", "cost",
                 "blocked"):
         t.add_column(col, justify="left" if col in ("bucket", "treatment") else "right")
@@ -512,11 +668,55 @@ def collections_plan(
                   _money(r["balance"]), _money(r["recovery"]), _money(r["cost"]),
                   f"{r['blocked']:,}")
     out_console.print(t)
-    if result.blocked.height:
-        rules = result.blocked["blocked_rule"].value_counts(sort=True)
+    if rules:
         out_console.print("Blocked contacts: " + ", ".join(
-            f"{r} {n:,}" for r, n in rules.iter_rows()), markup=False, highlight=False)
+            f"{r} {n:,}" for r, n in rules), markup=False, highlight=False)
     out_console.print(f"Wrote {out}.", markup=False, soft_wrap=True, highlight=False)
+
+
+def _plan_on_spark(strategy: Path, accounts: Path, day: _dt.date, out: Path,
+                   blocked: Path | None, *, contacts: Path | None, promises: Path | None,
+                   payments: Path | None, grace_days: int, policy: ContactPolicy, master: str,
+                   err: Console) -> tuple[pl.DataFrame, int, list[tuple[Any, ...]]]:
+    """The work list on Spark: Parquet parts; the side tables are read here, as locally.
+
+    Returns the summary by bucket and treatment, the number of accounts and the blocked
+    contacts by rule (Spark aggregations).
+    """
+    from fengkong.cli._spark import read_table, session, spark_error
+    from fengkong.spark._lifecycle import collections_plan_spark
+
+    spark = session(master, "fengkong-collections")
+    from pyspark.sql import functions as F
+    try:
+        past = _read_any(contacts) if contacts is not None else None
+        outcomes = _promise_outcomes(promises, payments, day, grace_days)
+        run = collections_plan_spark(strategy, read_table(spark, accounts),  # type: ignore[arg-type]
+                                     date=day, contacts=past, promises=outcomes, policy=policy)
+        run.worklist.write.mode("overwrite").parquet(str(out))
+        if blocked is not None:
+            run.blocked.write.mode("overwrite").parquet(str(blocked))
+        summary = pl.from_arrow(run.worklist.groupBy("bucket", "treatment").agg(
+            F.count(F.lit(1)).cast("long").alias("accounts"), F.sum("balance").alias("balance"),
+            F.sum("expected_recovery").alias("recovery"), F.sum("cost").alias("cost"),
+            F.sum((F.col("contact_status") == "blocked").cast("long")).alias("blocked"))
+            .toArrow())
+        rules = [(r[0], r[1]) for r in run.blocked.groupBy("blocked_rule").count()
+                 .orderBy(F.col("count").desc(), "blocked_rule").collect()]
+        run.unpersist()
+    except (DataError, ValueError, pl.exceptions.PolarsError) as exc:
+        _fail(err, str(exc) if isinstance(exc, DataError | ValueError)
+              else f"{type(exc).__name__} in the input tables.")
+    except OSError as exc:
+        _fail(err, f"Cannot write {out}: {exc.strerror or exc}.")
+    except Exception as exc:
+        message = spark_error(exc)
+        if message is None:
+            raise
+        _fail(err, message)
+    assert isinstance(summary, pl.DataFrame)
+    summary = summary.sort("bucket", "treatment")
+    return summary, int(summary["accounts"].sum()), rules
 
 
 @collections_app.command("report")

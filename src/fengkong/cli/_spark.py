@@ -47,3 +47,24 @@ def batch_on_spark(strategy: Path, input_: Path, output: Path, *, keep: tuple[st
     console.print(f"Decided {input_} on Spark ({master}) into {output}/ "
                   f"(Spark start {ready - started:.1f} s, job {done - ready:.1f} s).",
                   markup=False, soft_wrap=True)
+
+
+def read_table(spark: object, path: Path) -> object:
+    """A Parquet file or folder, or a CSV file (header, inferred types), as a Spark DataFrame."""
+    reader = spark.read  # type: ignore[attr-defined]
+    if path.is_dir() or path.suffix.lower() == ".parquet":
+        return reader.parquet(str(path))
+    return reader.option("header", "true").option("inferSchema", "true").csv(str(path))
+
+
+def spark_error(exc: Exception) -> str | None:
+    """The Python error an executor raised (its last traceback line), or None if not Spark's."""
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:
+        return None
+    if not isinstance(exc, PySparkException):
+        return None
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    errors = [line for line in lines if line.split(":", 1)[0].endswith(("Error", "Exception"))]
+    return (errors[-1] if errors else lines[-1] if lines else type(exc).__name__)[:500]
