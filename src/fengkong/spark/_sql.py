@@ -42,6 +42,7 @@ __all__ = ["SparkPlan", "spark_plan", "untranslatable"]
 SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "str": "STRING",
              "date": "DATE", "datetime": "TIMESTAMP", "list": "ARRAY<STRING>"}
 _EMPTY = "CAST(array() AS ARRAY<STRING>)"
+_NULLS = "array(CAST(NULL AS STRING))"  # array_except(xs, this): xs without nulls, each once
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _TWO_52 = "4503599627370496.0D"  # doubles this large are whole numbers already
 
@@ -205,14 +206,20 @@ def expr_sql(node: t.Node, resolve: Resolver) -> str:
 
 
 def cell_sql(cell: Cell, x: str, kind: str) -> str:
-    """The condition of a table cell or scorecard bin on ``x`` (null matches ``-`` and ``null`` only)."""
+    """The condition of a table cell or scorecard bin on ``x``, for a ``CASE WHEN``.
+
+    Null matches ``-`` and ``null`` only: the condition is then null, which ``CASE WHEN``
+    (and ``AND`` with a false) treats as false. Every use is inside a ``CASE WHEN``, so no
+    ``coalesce`` is spent on it — generated code stays small, which keeps the JVM
+    compiling it.
+    """
     if cell.kind == "any":
         return "TRUE"
     if cell.kind == "null":
         return f"({x} IS NULL)"
     if cell.kind in ("set", "not_set"):
         hit = f"{x} IN {_values(cell.values, kind)}"
-        return f"coalesce({hit}, FALSE)" if cell.kind == "set" else f"coalesce(NOT ({hit}), FALSE)"
+        return f"({hit})" if cell.kind == "set" else f"(NOT ({hit}))"
 
     def bound(v: float) -> str:
         return _int(int(v)) if kind == "int" and float(v).is_integer() else _float(v)
@@ -224,7 +231,7 @@ def cell_sql(cell: Cell, x: str, kind: str) -> str:
         conds.append(f"{x} {'<=' if cell.hi_closed else '<'} {bound(cell.hi)}")
     if not conds:
         return f"({x} IS NOT NULL)"
-    return f"coalesce({_and(conds)}, FALSE)"
+    return f"({' AND '.join(conds)})"
 
 
 # -- what cannot be translated ----------------------------------------------------------
@@ -330,22 +337,28 @@ class _Translator:
             self.names[f.name] = f.name
             value, problem = self.field(f, self.schema.get(f.name))
             items.append(f"{value} AS {ident('_in.' + f.name)}")
+            if f.name in self.schema:
+                items.append(f"{ident(f.name)} AS {ident('_raw.' + f.name)}")
             # A row with a problem is decided by nothing: its inputs become null, so no
             # expression sees a value outside its declared range (a zero divisor, say).
             valid.append((f"CASE WHEN `error` IS NULL THEN {ident('_in.' + f.name)} END", f.name))
             if problem is not None:
                 problems.append(problem)
+        # The checks read the normalised values of the step before (each computed once).
         error = f"concat_ws(' ', {', '.join(problems)})" if problems else "''"
-        items.append(f"nullif({error}, '') AS `error`")
+        self.add([(f"nullif({error}, '')", "error")])
         self.add(valid)
         return tuple(items)
 
     def field(self, f: FieldIR, kind: str | None) -> tuple[str, str | None]:
+        """``(value, problem)``: the normalised value (SQL over the table's column) and the
+        first problem's message (SQL over ``_in.<name>`` and ``_raw.<name>``), if any."""
         msg = field_messages(f)
         target = "str" if f.type == "enum" else f.type
         if kind is None:
             return f"CAST(NULL AS {SQL_TYPES[target]})", None
         c = ident(f.name)
+        raw, norm = ident("_raw." + f.name), ident("_in." + f.name)
         checks: list[tuple[str, str]] = []
         bad_type = ValueError(f"Column `{f.name}` has type {kind}; the strategy declares {f.type}.")
         if kind in ("null", "void"):
@@ -355,21 +368,21 @@ class _Translator:
                 raise bad_type
             lo = f.lo if f.lo is not None else -SAFE_INT
             hi = f.hi if f.hi is not None else SAFE_INT
-            checks.append((f"NOT ({c} BETWEEN {_float(lo)} AND {_float(hi)})", msg["input-range"]))
+            checks.append((f"NOT ({norm} BETWEEN {_float(lo)} AND {_float(hi)})", msg["input-range"]))
             c = f"CAST({c} AS BIGINT)"
         elif f.type == "float":
             if kind in _INTS:
-                checks.append((f"NOT ({c} BETWEEN {_float(-SAFE_INT)} AND {_float(SAFE_INT)})",
+                checks.append((f"NOT ({raw} BETWEEN {_int(-SAFE_INT)} AND {_int(SAFE_INT)})",
                                msg["input-range"]))
             elif kind not in _FLOATS:
                 raise bad_type
             c = f"CAST({c} AS DOUBLE)"
             c = f"CASE WHEN NOT isnan({c}) THEN {c} END"
-            checks.append((f"abs({c}) = CAST('Infinity' AS DOUBLE)", msg["input-not-finite"]))
+            checks.append((f"abs({norm}) = CAST('Infinity' AS DOUBLE)", msg["input-not-finite"]))
             if f.lo is not None or f.hi is not None:
                 lo = f.lo if f.lo is not None else -math.inf
                 hi = f.hi if f.hi is not None else math.inf
-                checks.append((f"NOT ({c} BETWEEN {_float(lo)} AND {_float(hi)})", msg["input-range"]))
+                checks.append((f"NOT ({norm} BETWEEN {_float(lo)} AND {_float(hi)})", msg["input-range"]))
         elif f.type == "bool":
             if kind != "boolean":
                 raise bad_type
@@ -378,23 +391,23 @@ class _Translator:
                 raise bad_type
             c = f"CAST({c} AS STRING)"
             if f.type == "enum":
-                checks.append((f"NOT ({c} IN {_values(f.values or (), 'str')})", msg["input-enum"]))
+                checks.append((f"NOT ({norm} IN {_values(f.values or (), 'str')})", msg["input-enum"]))
             elif f.max_length is not None:
-                checks.append((f"char_length({c}) > {f.max_length}", msg["input-length"]))
+                checks.append((f"char_length({norm}) > {f.max_length}", msg["input-length"]))
         elif f.type == "date":
             if kind == "string":
-                parsed = (f"CASE WHEN {c} RLIKE {_str('^[0-9]{4}-[0-9]{2}-[0-9]{2}$')} "
-                          f"AND NOT startswith({c}, '0000') THEN try_to_date({c}, 'yyyy-MM-dd') END")
-                checks.append((f"{c} IS NOT NULL AND ({parsed}) IS NULL", msg["input-date"]))
-                c = parsed
+                c = (f"CASE WHEN {c} RLIKE {_str('^[0-9]{4}-[0-9]{2}-[0-9]{2}$')} "
+                     f"AND NOT startswith({c}, '0000') THEN try_to_date({c}, 'yyyy-MM-dd') END")
+                checks.append((f"{raw} IS NOT NULL AND {norm} IS NULL", msg["input-date"]))
             elif kind != "date":
                 raise bad_type
         # Value checks first (an unreadable date is not a missing one), then presence.
         if f.required:
-            checks.append((f"{c} IS NULL", msg["input-missing"]))
+            checks.append((f"{norm} IS NULL", msg["input-missing"]))
         if not checks:
             return c, None
-        chain = " ".join(f"WHEN coalesce({cond}, FALSE) THEN {_str(text)}" for cond, text in checks)
+        # A null condition is false in CASE WHEN, as the other backends' fill_null(False).
+        chain = " ".join(f"WHEN {cond} THEN {_str(text)}" for cond, text in checks)
         return c, f"CASE {chain} END"
 
     # -- stages ----------------------------------------------------------------------------
@@ -577,12 +590,20 @@ class _Translator:
 
     # -- reasons ---------------------------------------------------------------------------
     def reasons(self) -> str:
-        """The online backend's reason list (see :mod:`fengkong.compile._reasons`)."""
+        """The online backend's reason list (see :mod:`fengkong.compile._reasons`).
+
+        Candidates are concatenated in order as arrays with a null where a candidate does
+        not apply; ``array_except`` with ``[null]`` then keeps the first occurrence of each
+        code, in order. Scorecard characteristics are ranked by ``sort_array`` over
+        (points lost, position, code) structs. No lambda functions are used: Spark runs
+        those interpreted, while these functions are compiled.
+        """
         p, o = self.plan, self.plan.outcome
         generic = catalogue().is_generic
         specific: list[str] = []
         summaries: list[str] = []
-        default = f"CASE WHEN coalesce(`decision` = 'decline', FALSE) AND NOT `_declined` THEN {_str(o.decline_reason)} END"
+        default = (f"CASE WHEN coalesce(`decision` = 'decline', FALSE) AND NOT `_declined` "
+                   f"THEN {_str(o.decline_reason)} END")
         (summaries if generic(o.decline_reason) else specific).append(default)
         for action in ("decline", "refer", "cap", "flag"):
             for r in p.rules:
@@ -596,23 +617,25 @@ class _Translator:
             whens = []
             for name in slot.components:
                 card = p.scorecards[name]
-                items = ", ".join(
-                    f"named_struct('lost', {ident(f'_pts.{name}.{c.name}')} - {_float(c.max_points)}, "
-                    f"'at', {i}, 'code', {_str(c.reason)})" for i, c in enumerate(card.characteristics))
-                ranked = f"transform(array_sort(filter(array({items}), x -> x.lost < 0)), x -> x.code)"
-                whens.append(f"WHEN {ident('component.' + slot.name)} = {_str(name)} THEN {ranked}")
+                items = []
+                for i, c in enumerate(card.characteristics):
+                    lost = f"{ident(f'_pts.{name}.{c.name}')} - {_float(c.max_points)}"
+                    items.append(f"named_struct('lost', CASE WHEN {lost} < 0 THEN {lost} END, 'at', {i}, "
+                                 f"'code', CASE WHEN {lost} < 0 THEN {_str(c.reason)} END)")
+                whens.append(f"WHEN {ident('component.' + slot.name)} = {_str(name)} "
+                             f"THEN sort_array(array({', '.join(items)})).code")
             blocks.append(f"coalesce(CASE {' '.join(whens)} END, {_EMPTY})")
         parts = [f"array({', '.join(specific)})", *blocks]
         if summaries:
             parts.append(f"array({', '.join(summaries)})")
         every = f"concat({', '.join(parts)})" if len(parts) > 1 else parts[0]
-        return f"slice(array_distinct(filter({every}, x -> x IS NOT NULL)), 1, {o.max_reasons})"
+        return f"slice(array_except({every}, {_NULLS}), 1, {o.max_reasons})"
 
     def rule_hits(self) -> str:
         if not self.plan.rules:
             return _EMPTY
         hits = ", ".join(f"CASE WHEN {ident(r.column)} THEN {_str(r.id)} END" for r in self.plan.rules)
-        return f"filter(array({hits}), x -> x IS NOT NULL)"
+        return f"array_except(array({hits}), {_NULLS})"
 
     # -- the whole plan ----------------------------------------------------------------------
     def run(self, keep: Sequence[str], at: dt.datetime, *, reasons: bool) -> SparkPlan:
