@@ -251,3 +251,49 @@ def test_the_arrow_path_ships_files_outside_the_strategy_folder(spark: Any, tmp_
     assert entry == "simulation/challenger.yaml"
     assert any(name.startswith("consumer_loan/scorecards/") for name in files)
     _compare(spark, challenger, generate_applications(300, seed=9), tmp_path, engine="arrow")
+
+
+def test_the_cli_prints_the_query_and_refuses_what_it_cannot_translate(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fengkong.cli._app import app
+
+    res = CliRunner().invoke(app, ["spark-sql", str(example_strategy_path()), "--table", "risk.apps",
+                                   "--keep", "application_id", "--at", "2026-12-01T02:00:00+08:00"])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("WITH step0 AS (")
+    assert "FROM risk.apps" in res.output and "timestamp_micros(1796061600000000L)" in res.output
+    res = CliRunner().invoke(app, ["spark-sql", str(EXAMPLES / "acquisition" / "strategy.yaml"),
+                                   "--table", "t"])
+    assert res.exit_code == 1
+    assert "cannot run as Spark SQL: it uses the function exp()" in res.output
+    res = CliRunner().invoke(app, ["spark-sql", str(example_strategy_path()), "--table", "t",
+                                   "--at", "2026-12-01T02:00:00"])
+    assert res.exit_code == 2 and "time zone" in res.output
+
+
+def test_the_cli_batch_says_which_path_ran_and_keeps_no_identifier_in_clear(spark: Any,
+                                                                            tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fengkong.cli._app import app
+    from fengkong.demo import generate_applications
+
+    source = tmp_path / "apps.parquet"
+    generate_applications(500, seed=21).write_parquet(source)
+    runs = {}
+    for path in ("auto", "arrow"):
+        out = tmp_path / f"decided-{path}.parquet"
+        res = CliRunner().invoke(app, ["batch", str(example_strategy_path()), "--input", str(source),
+                                       "--output", str(out), "--engine", "spark", "--master",
+                                       "local[2]", "--keep", "application_id", "--spark-path", path])
+        assert res.exit_code == 0, res.output
+        runs[path] = (res.output, pl.read_parquet(out / "*.parquet").sort("application_id"))
+    assert "native Spark SQL" in runs["auto"][0]
+    assert "Arrow, the local plan per partition" in runs["arrow"][0]
+    assert runs["auto"][1].drop("evaluated_at").equals(runs["arrow"][1].drop("evaluated_at"))
+    res = CliRunner().invoke(app, ["batch", str(example_strategy_path()), "--input", str(source),
+                                   "--output", str(tmp_path / "x.parquet"), "--engine", "spark",
+                                   "--keep", "applicant.id_number"])
+    assert res.exit_code == 2
+    assert "personal data" in res.output and not (tmp_path / "x.parquet").exists()

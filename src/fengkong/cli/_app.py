@@ -6,6 +6,7 @@ Error messages go to stderr and never carry applicant data values.
 
 from __future__ import annotations
 
+import datetime as _dt
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -241,6 +242,13 @@ def batch(
         typer.Option("--master", metavar="URL",
                      help="With --engine spark: the Spark master (spark-submit sets its own)."),
     ] = "local[*]",
+    spark_path: Annotated[
+        str,
+        typer.Option("--spark-path", metavar="auto|native|arrow",
+                     help="With --engine spark: native runs the plan as Spark SQL (no Python on "
+                     "the executors), arrow runs the local batch plan on each partition; auto "
+                     "takes native whenever the strategy allows it (see fengkong spark-sql)."),
+    ] = "auto",
 ) -> None:
     """Decide every row of a Parquet or CSV file and write the decisions to a file.
 
@@ -261,15 +269,12 @@ def batch(
     if engine not in ("local", "spark"):
         msg = f"Unknown engine {engine!r}; choose local or spark."
         raise typer.BadParameter(msg, param_hint="--engine")
-    if engine == "spark":
-        if pseudonymise:
-            msg = "--pseudonymise runs with --engine local only."
-            raise typer.BadParameter(msg, param_hint="--engine")
-        from fengkong.cli._spark import batch_on_spark
-
-        batch_on_spark(strategy, input_, output, keep=tuple(keep or ()), master=master,
-                       console=err)
-        return
+    if engine == "spark" and pseudonymise:
+        msg = "--pseudonymise runs with --engine local only."
+        raise typer.BadParameter(msg, param_hint="--engine")
+    if spark_path not in ("auto", "native", "arrow"):
+        msg = f"Unknown Spark path {spark_path!r}; choose auto, native or arrow."
+        raise typer.BadParameter(msg, param_hint="--spark-path")
     compiled = _compile(strategy, err, pii_tokens=pseudonymise)
     if compiled.warnings:
         err.print(
@@ -290,6 +295,12 @@ def batch(
         msg = (f"Column `{clear[0]}` is personal data (pii: {personal[clear[0]]}) and would be "
                "written in clear; add --pseudonymise --tenant T to keep its pseudonym instead.")
         raise typer.BadParameter(msg, param_hint="--keep")
+    if engine == "spark":
+        from fengkong.cli._spark import batch_on_spark
+
+        batch_on_spark(strategy, input_, output, keep=columns, master=master, console=err,
+                       path=spark_path)
+        return
     keys = _pseudonym.existing_keys(data_dir) if pseudonymise else None
     try:
         # Personal data columns are read as declared (they become pseudonyms after).
@@ -310,6 +321,52 @@ def batch(
             f"tenant {tenant}'s pseudonyms (key {keys.current}) before deciding.",
             markup=False, soft_wrap=True)
     out.print(_render.outcome_renderable(run.decisions))
+
+
+@app.command("spark-sql")
+def spark_sql_(
+    strategy: StrategyArg,
+    table: Annotated[str, typer.Option("--table", metavar="NAME",
+                                       help="The table (or view) holding one row per record.")],
+    keep: Annotated[
+        list[str] | None,
+        typer.Option("--keep", metavar="COLUMN", show_default=False,
+                     help="A column to copy into the result first, e.g. an account id (repeatable)."),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", metavar="TIME", show_default=False,
+                     help="The decision time written into the query (ISO 8601; default: now)."),
+    ] = None,
+    reasons: Annotated[bool, typer.Option("--reasons/--no-reasons",
+                                          help="Compute reason codes.")] = True,
+) -> None:
+    """Print the Spark SQL query that decides every row of a table, as the native Spark path runs it.
+
+    The query needs no Python and no fengkong on the cluster: run it with spark-sql or
+    spark.sql(). Input columns are taken to have the strategy's declared types. A strategy
+    using what has no exact Spark SQL form (LightGBM models, exp, log) is refused with the
+    reason; run it with fengkong batch --engine spark, which uses the Arrow path for it.
+    """
+    out, err = _render.consoles()
+    _compile(strategy, err)
+    from fengkong.spark import spark_sql
+
+    when = None
+    if at is not None:
+        try:
+            when = _dt.datetime.fromisoformat(at)
+        except ValueError:
+            msg = f"{at!r} is not an ISO 8601 time."
+            raise typer.BadParameter(msg, param_hint="--at") from None
+        if when.tzinfo is None:
+            msg = "give the time zone, e.g. 2026-12-01T02:00:00+08:00."
+            raise typer.BadParameter(msg, param_hint="--at")
+    try:
+        query = spark_sql(strategy, table, keep=tuple(keep or ()), at=when, reasons=reasons)
+    except ValueError as exc:
+        _fail(err, str(exc))
+    out.print(query, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

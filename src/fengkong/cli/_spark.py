@@ -20,17 +20,30 @@ def session(master: str, app: str = "fengkong") -> object:
         raise typer.BadParameter(msg, param_hint="--engine") from None
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # Large strategies generate large methods: the JVM compiles them only with
+    # -XX:-DontCompileHugeMethods, and Spark splits a stage whose method would pass 8,000
+    # bytes. A very large strategy's fused stage can pass the JVM's 64 KB limit: per-operator
+    # code (wholeStage off) splits into small methods at about the same speed (see
+    # docs/spark.md, "Tuning").
     return (SparkSession.builder.master(master).appName(app)
             .config("spark.ui.enabled", "false")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.driver.extraJavaOptions", "-XX:-DontCompileHugeMethods")
+            .config("spark.executor.extraJavaOptions", "-XX:-DontCompileHugeMethods")
+            .config("spark.sql.codegen.hugeMethodLimit", "8000")
+            .config("spark.sql.codegen.wholeStage", "false")
             .getOrCreate())
 
 
 def batch_on_spark(strategy: Path, input_: Path, output: Path, *, keep: tuple[str, ...],
-                   master: str, console: Console) -> None:
+                   master: str, console: Console, path: str = "auto") -> None:
     """Read ``input_`` with Spark, decide every partition, write Parquet parts to ``output``."""
-    from fengkong.spark import evaluate_spark
+    from fengkong import compile_strategy
+    from fengkong.spark import evaluate_spark, untranslatable
 
+    why = untranslatable(compile_strategy(strategy).plan)
+    used = ("native Spark SQL" if path == "native" or (path == "auto" and not why)
+            else "Arrow, the local plan per partition" + (f" ({'; '.join(why)})" if why else ""))
     started = time.perf_counter()
     spark = session(master)
     ready = time.perf_counter()
@@ -38,13 +51,13 @@ def batch_on_spark(strategy: Path, input_: Path, output: Path, *, keep: tuple[st
     frame = (reader.parquet(str(input_)) if input_.suffix.lower() == ".parquet"
              else reader.option("header", "true").option("inferSchema", "true").csv(str(input_)))
     try:
-        decided = evaluate_spark(strategy, frame, keep=keep)
+        decided = evaluate_spark(strategy, frame, keep=keep, engine=path)  # type: ignore[arg-type]
     except ValueError as exc:
         console.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     decided.write.mode("overwrite").parquet(str(output))
     done = time.perf_counter()
-    console.print(f"Decided {input_} on Spark ({master}) into {output}/ "
+    console.print(f"Decided {input_} on Spark ({master}; {used}) into {output}/ "
                   f"(Spark start {ready - started:.1f} s, job {done - ready:.1f} s).",
                   markup=False, soft_wrap=True)
 

@@ -42,8 +42,23 @@ from fengkong.spark._workbench import (
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["csi_spark", "evaluate_spark", "fit_binner_spark", "output_schema", "psi_spark",
-           "psi_table_spark", "ship", "spark_sql", "summarize_spark", "untranslatable"]
+__all__ = ["SparkReview", "SparkSimulation", "SparkWorkList", "collections_plan_spark",
+           "csi_spark", "evaluate_spark", "fit_binner_spark", "output_schema", "psi_spark",
+           "psi_table_spark", "review_spark", "ship", "simulate_spark", "spark_sql",
+           "summarize_spark", "untranslatable"]
+
+_LIFECYCLE = frozenset({"SparkReview", "SparkSimulation", "SparkWorkList", "collections_plan_spark",
+                        "review_spark", "simulate_spark"})
+
+
+def __getattr__(name: str) -> Any:
+    """The lifecycle jobs, imported on first use (their module builds on this one)."""
+    if name in _LIFECYCLE:
+        from fengkong.spark import _lifecycle
+
+        return getattr(_lifecycle, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 _ARROW = {"str": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
           "datetime": pa.timestamp("us", tz="UTC"), "list": pa.list_(pa.string())}

@@ -337,7 +337,7 @@ class _Translator:
             self.names[f.name] = f.name
             value, problem = self.field(f, self.schema.get(f.name))
             items.append(f"{value} AS {ident('_in.' + f.name)}")
-            if f.name in self.schema:
+            if problem is not None and ident("_raw." + f.name) in problem:
                 items.append(f"{ident(f.name)} AS {ident('_raw.' + f.name)}")
             # A row with a problem is decided by nothing: its inputs become null, so no
             # expression sees a value outside its declared range (a zero divisor, say).
