@@ -113,7 +113,9 @@ def local_times(frame: pl.DataFrame, *, at: str = "scheduled_at", tz: str = "tim
     for zone in zones:
         expr = pl.when(zone_col == zone).then(
             pl.col(at).dt.convert_time_zone(zone).dt.time()).otherwise(expr)
-    return frame.select(expr.alias("local")).to_series()
+    # with_columns, not select: a bare literal (no known zone, or no rows) must still
+    # give one value per row.
+    return frame.with_columns(expr.alias("_local"))["_local"].alias("local")
 
 
 def guard_contacts(proposed: pl.DataFrame, *, accounts: pl.DataFrame | None = None,

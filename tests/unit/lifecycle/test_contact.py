@@ -68,6 +68,18 @@ def test_unknown_time_zone_is_blocked() -> None:
     assert rules(res.blocked) == ["local_hours"]
 
 
+def test_no_proposed_contact_and_no_known_zone_give_one_local_time_per_row() -> None:
+    from fengkong.lifecycle._contact import local_times
+
+    none = proposed([]).with_columns(pl.col("account_id", "channel").cast(pl.String))
+    empty = guard_contacts(none, accounts=accounts())
+    assert empty.allowed.height == 0 and empty.blocked.height == 0
+    unknown = proposed([shanghai(10), shanghai(11)]).with_columns(pl.lit(None, pl.String).alias("timezone"))
+    assert local_times(unknown).to_list() == [None, None]
+    res = guard_contacts(proposed([shanghai(10), shanghai(11)]), accounts=accounts(timezone="Mars/Olympus"))
+    assert rules(res.blocked) == ["local_hours", "local_hours"]
+
+
 def test_custom_hours_and_naive_times_read_as_utc() -> None:
     policy = ContactPolicy(start=dt.time(9), end=dt.time(18))
     naive = [shanghai(8, 30).replace(tzinfo=None), shanghai(9, 30).replace(tzinfo=None)]
