@@ -223,39 +223,35 @@ def _simulate_on_spark(champion: Path, challenger: Path, history: Path, out: Pat
                        pd_from: str, economics: Economics, master: str, err: Console
                        ) -> tuple[Simulation, dict[str, Path]]:
     """The back-test on Spark: decisions.parquet is a folder of parts, the rest as locally."""
-    from fengkong.cli._spark import read_table, session, spark_error
+    from fengkong.cli._spark import read_table, session, spark_failures
     from fengkong.lifecycle._simulate_report import _atomic, render_report
     from fengkong.spark._lifecycle import simulate_spark
 
     spark = session(master, "fengkong-simulate")
     paths = {"decisions": out / "decisions.parquet", "summary": out / "summary.json",
              "report": out / "report.html"}
-    try:
-        frame: Any = read_table(spark, history)
-        for option, name in (("--outcome", outcome), ("--segment-by", segment_by),
-                             ("--id-column", id_column)):
-            if name is not None and name not in frame.columns:
-                _fail(err, f"{history} has no column `{name}` (given with {option}).")
-        run = simulate_spark(champion, challenger, frame, outcome=outcome,
-                             segment_by=segment_by, id_column=id_column, economics=economics,
-                             pd_from=pd_from)
-        out.mkdir(parents=True, exist_ok=True)
-        run.decisions.write.mode("overwrite").parquet(str(paths["decisions"]))
-        run.unpersist()
-        sim = run.simulation
-        text = json.dumps(sim.summary(), indent=2, ensure_ascii=False, default=str) + "\n"
-        _atomic(paths["summary"], lambda p: p.write_text(text, encoding="utf-8"))
-        report = render_report(sim)
-        _atomic(paths["report"], lambda p: p.write_text(report, encoding="utf-8"))
-    except DataError as exc:
-        _fail(err, str(exc))
-    except OSError as exc:
-        _fail(err, f"Cannot write into {out}: {exc.strerror or exc}.")
-    except Exception as exc:
-        message = spark_error(exc)
-        if message is None:
-            raise
-        _fail(err, f"Cannot simulate on {history}: {message}")
+    with spark_failures(lambda message: _fail(err, message), f"Cannot simulate on {history}: "):
+        try:
+            frame: Any = read_table(spark, history)
+            for option, name in (("--outcome", outcome), ("--segment-by", segment_by),
+                                 ("--id-column", id_column)):
+                if name is not None and name not in frame.columns:
+                    _fail(err, f"{history} has no column `{name}` (given with {option}).")
+            run = simulate_spark(champion, challenger, frame, outcome=outcome,
+                                 segment_by=segment_by, id_column=id_column, economics=economics,
+                                 pd_from=pd_from)
+            out.mkdir(parents=True, exist_ok=True)
+            run.decisions.write.mode("overwrite").parquet(str(paths["decisions"]))
+            run.unpersist()
+            sim = run.simulation
+            text = json.dumps(sim.summary(), indent=2, ensure_ascii=False, default=str) + "\n"
+            _atomic(paths["summary"], lambda p: p.write_text(text, encoding="utf-8"))
+            report = render_report(sim)
+            _atomic(paths["report"], lambda p: p.write_text(report, encoding="utf-8"))
+        except DataError as exc:
+            _fail(err, str(exc))
+        except OSError as exc:
+            _fail(err, f"Cannot write into {out}: {exc.strerror or exc}.")
     return sim, paths
 
 
@@ -374,29 +370,25 @@ def _review_on_spark(strategy: Path, accounts: Path, day: _dt.date, out: Path,
     """The review on Spark: actions and notices are folders of Parquet parts."""
     import time
 
-    from fengkong.cli._spark import read_table, session, spark_error
+    from fengkong.cli._spark import read_table, session, spark_failures
     from fengkong.spark._lifecycle import review_spark
 
     started = time.perf_counter()
     spark = session(master, "fengkong-review")
     notices_out, stem = out.parent / "notices.parquet", out.parent / "summary"
-    try:
-        run = review_spark(strategy, read_table(spark, accounts),  # type: ignore[arg-type]
-                           as_of=day, config=config)
-        run.actions.write.mode("overwrite").parquet(str(out))
-        run.notices.write.mode("overwrite").parquet(str(notices_out))
-        run.unpersist()
-        run.summary.write_csv(stem.with_suffix(".csv"))
-        run.summary.write_json(stem.with_suffix(".json"))
-    except (DataError, ValueError, pl.exceptions.PolarsError) as exc:
-        _fail(err, f"Cannot review {accounts}: {exc}")
-    except OSError as exc:
-        _fail(err, f"Cannot read or write: {exc.strerror or exc}.")
-    except Exception as exc:
-        message = spark_error(exc)
-        if message is None:
-            raise
-        _fail(err, f"Cannot review {accounts}: {message}")
+    with spark_failures(lambda message: _fail(err, message), f"Cannot review {accounts}: "):
+        try:
+            run = review_spark(strategy, read_table(spark, accounts),  # type: ignore[arg-type]
+                               as_of=day, config=config)
+            run.actions.write.mode("overwrite").parquet(str(out))
+            run.notices.write.mode("overwrite").parquet(str(notices_out))
+            run.unpersist()
+            run.summary.write_csv(stem.with_suffix(".csv"))
+            run.summary.write_json(stem.with_suffix(".json"))
+        except (DataError, ValueError, pl.exceptions.PolarsError) as exc:
+            _fail(err, f"Cannot review {accounts}: {exc}")
+        except OSError as exc:
+            _fail(err, f"Cannot read or write: {exc.strerror or exc}.")
     seconds = time.perf_counter() - started
     accounts_n, notices_n = (int(run.summary[c].sum()) for c in ("accounts", "notices"))
     console.print(_review_table(run.summary))
@@ -683,37 +675,33 @@ def _plan_on_spark(strategy: Path, accounts: Path, day: _dt.date, out: Path,
     Returns the summary by bucket and treatment, the number of accounts and the blocked
     contacts by rule (Spark aggregations).
     """
-    from fengkong.cli._spark import read_table, session, spark_error
+    from fengkong.cli._spark import read_table, session, spark_failures
     from fengkong.spark._lifecycle import collections_plan_spark
 
     spark = session(master, "fengkong-collections")
     from pyspark.sql import functions as F
-    try:
-        past = _read_any(contacts) if contacts is not None else None
-        outcomes = _promise_outcomes(promises, payments, day, grace_days)
-        run = collections_plan_spark(strategy, read_table(spark, accounts),  # type: ignore[arg-type]
-                                     date=day, contacts=past, promises=outcomes, policy=policy)
-        run.worklist.write.mode("overwrite").parquet(str(out))
-        if blocked is not None:
-            run.blocked.write.mode("overwrite").parquet(str(blocked))
-        summary = pl.from_arrow(run.worklist.groupBy("bucket", "treatment").agg(
-            F.count(F.lit(1)).cast("long").alias("accounts"), F.sum("balance").alias("balance"),
-            F.sum("expected_recovery").alias("recovery"), F.sum("cost").alias("cost"),
-            F.sum((F.col("contact_status") == "blocked").cast("long")).alias("blocked"))
-            .toArrow())
-        rules = [(r[0], r[1]) for r in run.blocked.groupBy("blocked_rule").count()
-                 .orderBy(F.col("count").desc(), "blocked_rule").collect()]
-        run.unpersist()
-    except (DataError, ValueError, pl.exceptions.PolarsError) as exc:
-        _fail(err, str(exc) if isinstance(exc, DataError | ValueError)
-              else f"{type(exc).__name__} in the input tables.")
-    except OSError as exc:
-        _fail(err, f"Cannot write {out}: {exc.strerror or exc}.")
-    except Exception as exc:
-        message = spark_error(exc)
-        if message is None:
-            raise
-        _fail(err, message)
+    with spark_failures(lambda message: _fail(err, message)):
+        try:
+            past = _read_any(contacts) if contacts is not None else None
+            outcomes = _promise_outcomes(promises, payments, day, grace_days)
+            run = collections_plan_spark(strategy, read_table(spark, accounts),  # type: ignore[arg-type]
+                                         date=day, contacts=past, promises=outcomes, policy=policy)
+            run.worklist.write.mode("overwrite").parquet(str(out))
+            if blocked is not None:
+                run.blocked.write.mode("overwrite").parquet(str(blocked))
+            summary = pl.from_arrow(run.worklist.groupBy("bucket", "treatment").agg(
+                F.count(F.lit(1)).cast("long").alias("accounts"), F.sum("balance").alias("balance"),
+                F.sum("expected_recovery").alias("recovery"), F.sum("cost").alias("cost"),
+                F.sum((F.col("contact_status") == "blocked").cast("long")).alias("blocked"))
+                .toArrow())
+            rules = [(r[0], r[1]) for r in run.blocked.groupBy("blocked_rule").count()
+                     .orderBy(F.col("count").desc(), "blocked_rule").collect()]
+            run.unpersist()
+        except (DataError, ValueError, pl.exceptions.PolarsError) as exc:
+            _fail(err, str(exc) if isinstance(exc, DataError | ValueError)
+                  else f"{type(exc).__name__} in the input tables.")
+        except OSError as exc:
+            _fail(err, f"Cannot write {out}: {exc.strerror or exc}.")
     assert isinstance(summary, pl.DataFrame)
     summary = summary.sort("bucket", "treatment")
     return summary, int(summary["accounts"].sum()), rules

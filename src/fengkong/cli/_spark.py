@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -68,6 +71,18 @@ def read_table(spark: object, path: Path) -> object:
     if path.is_dir() or path.suffix.lower() == ".parquet":
         return reader.parquet(str(path))
     return reader.option("header", "true").option("inferSchema", "true").csv(str(path))
+
+
+@contextmanager
+def spark_failures(fail: Callable[[str], NoReturn], prefix: str = "") -> Iterator[None]:
+    """Report an executor's error as ``fail(prefix + its message)``; anything else propagates."""
+    try:
+        yield
+    except Exception as exc:
+        message = spark_error(exc)
+        if message is None:
+            raise
+        fail(prefix + message)
 
 
 def spark_error(exc: Exception) -> str | None:
