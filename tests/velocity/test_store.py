@@ -4,6 +4,7 @@ online values equal the point-in-time backfill of the same applications."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 import uuid
@@ -90,6 +91,27 @@ def test_concurrent_decisions_on_one_key_see_each_other(store: VelocityStore) ->
     assert sorted(float(r[1]) for r in results) == [float(i) for i in range(1, total + 1)]
     last = store.observe(n, "final", at + total, obs("hot", 0.0, "d0"))
     assert last == [total + 1, float(total), 7]
+
+
+def test_the_event_loop_path_records_and_reads_the_same_and_exactly(store: VelocityStore) -> None:
+    """``observe_async`` (what the service awaits) sees what ``observe`` sees, and decisions
+    awaited together on one key still each get a distinct count."""
+    n = ns()
+    at = epoch_us(T0)
+    total = 100
+
+    async def scenario() -> tuple[list[float | int], list[list[float | int]]]:
+        first = await store.observe_async(n, "a1", at, obs("q", 10.0, "d1"))
+        together = await asyncio.gather(*(store.observe_async(n, f"e{i}", at + US, obs("hot", 1.0, f"d{i % 5}"))
+                                          for i in range(total)))
+        await store.aclose()
+        return first, together
+
+    first, together = asyncio.run(scenario())
+    assert first == [1, 10.0, 1]
+    assert store.observe(n, "a2", at + 2 * US, obs("q", 5.0, "d2")) == [2, 15.0, 2]
+    assert sorted(int(r[0]) for r in together) == list(range(1, total + 1))
+    assert store.observe(n, "last", at + 3 * US, obs("hot", 0.0, "d0")) == [total + 1, float(total), 5]
 
 
 def test_embedded_store_survives_a_restart(tmp_path: Path) -> None:

@@ -350,9 +350,9 @@ class Service:
         out: dict[str, Any] = dict(null)
         if items:
             try:
-                values = await asyncio.to_thread(
-                    self.velocity.observe, f"{who.tenant_id}:{plan.strategy_id}", request_id,
-                    epoch_us(clock.now()), items)
+                values = await self.velocity.observe_async(
+                    f"{who.tenant_id}:{plan.strategy_id}", request_id, epoch_us(clock.now()),
+                    items)
             except Exception:
                 raise ApiError(503, "velocity-unavailable", "The velocity store could not be "
                                "reached; the decision was not made. Retry with the same "
@@ -383,10 +383,11 @@ class Service:
         return out
 
     async def aclose(self) -> None:
-        """Close the data sources' connections."""
+        """Close the data sources' and the velocity store's asyncio connections."""
         for runtime in self.sources.values():
             await runtime.aclose()
         self.sources.clear()
+        await self.velocity.aclose()
 
     def _evaluate(self, who: Principal, strategy: CompiledStrategy, record: dict[str, Any],
                   clock: Clock) -> tuple[dict[str, Any], dict[str, Any], orjson.Fragment]:

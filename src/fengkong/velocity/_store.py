@@ -15,6 +15,7 @@ the ones before it, whatever their servers' clocks say).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import sqlite3
@@ -62,8 +63,17 @@ class VelocityStore(Protocol):
         """
         ...
 
+    async def observe_async(self, namespace: str, event_id: str, at_us: int,
+                            items: Sequence[Observation]) -> list[float | int]:
+        """:meth:`observe` for an event loop: it waits without blocking the loop."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what :meth:`observe_async` opened."""
         ...
 
 
@@ -163,7 +173,15 @@ class EmbeddedStore:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM velocity_events").fetchone()[0])
 
+    async def observe_async(self, namespace: str, event_id: str, at_us: int,
+                            items: Sequence[Observation]) -> list[float | int]:
+        """:meth:`observe` in a worker thread (SQLite has no asyncio interface)."""
+        return await asyncio.to_thread(self.observe, namespace, event_id, at_us, items)
+
     def close(self) -> None:
         """Close the file."""
         with self._lock:
             self._conn.close()
+
+    async def aclose(self) -> None:
+        """Nothing to release: the file is closed by :meth:`close`."""
