@@ -9,6 +9,8 @@ the writer.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -126,6 +128,26 @@ class Database:
             self.reader.dispose()
 
 
+def _wal(cur: Any, wait_s: float = 30.0) -> None:
+    """Switch to WAL, waiting for other connections doing the same.
+
+    On a fresh file, connections opening at once race to change the journal mode, and
+    SQLite answers the losers "database is locked" at once, without its busy handler;
+    the switch is retried until it succeeds or ``wait_s`` have passed.
+    """
+    deadline = time.monotonic() + wait_s
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -134,7 +156,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         dbapi_conn.isolation_level = None  # transactions are begun below, explicitly
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may wait for a lock
-        cur.execute("PRAGMA journal_mode=WAL")
+        _wal(cur)
         cur.execute("PRAGMA synchronous=FULL")
         cur.close()
 
