@@ -297,3 +297,15 @@ def test_the_cli_batch_says_which_path_ran_and_keeps_no_identifier_in_clear(spar
                                    "--keep", "applicant.id_number"])
     assert res.exit_code == 2
     assert "personal data" in res.output and not (tmp_path / "x.parquet").exists()
+
+
+def test_an_untuned_session_is_told_how_to_run_the_native_path_compiled(spark: Any) -> None:
+    from fengkong.spark import tuning_hint
+
+    hint = tuning_hint(spark)  # the test session is not tuned
+    assert hint is not None and "spark.sql.codegen.hugeMethodLimit=8000" in hint
+    spark.conf.set("spark.sql.codegen.hugeMethodLimit", "8000")
+    try:
+        assert tuning_hint(spark) is None
+    finally:
+        spark.conf.unset("spark.sql.codegen.hugeMethodLimit")

@@ -21,6 +21,7 @@ PySpark is an optional extra: ``pip install 'fengkong[spark]'``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["SparkReview", "SparkSimulation", "SparkWorkList", "collections_plan_spark",
            "csi_spark", "evaluate_spark", "fit_binner_spark", "output_schema", "psi_spark",
            "psi_table_spark", "review_spark", "ship", "simulate_spark", "spark_sql",
-           "summarize_spark", "untranslatable"]
+           "summarize_spark", "tuning_hint", "untranslatable"]
 
 _LIFECYCLE = frozenset({"SparkReview", "SparkSimulation", "SparkWorkList", "collections_plan_spark",
                         "review_spark", "simulate_spark"})
@@ -164,8 +165,38 @@ def spark_sql(strategy: str | Path, table: str, schema: Mapping[str, str] | None
     return sql.query(table)
 
 
+_HINTED: set[str] = set()  # Spark applications already told how to tune
+_log = logging.getLogger("fengkong.spark")
+
+
+def tuning_hint(spark: Any) -> str | None:
+    """What the session lacks for the native path to run compiled, or None if nothing.
+
+    Without ``-XX:-DontCompileHugeMethods`` (driver or executor Java options) or
+    ``spark.sql.codegen.hugeMethodLimit`` at 8,000 or less, the JVM interprets the large
+    methods a strategy generates: 3-4 times the CPU (docs/spark.md, "Tuning").
+    """
+    limit = int(spark.conf.get("spark.sql.codegen.hugeMethodLimit", "65535"))
+    conf = spark.sparkContext.getConf()
+    java = " ".join(conf.get(k, "") or "" for k in ("spark.driver.extraJavaOptions",
+                                                     "spark.executor.extraJavaOptions"))
+    if limit <= 8000 or "-XX:-DontCompileHugeMethods" in java:
+        return None
+    return ("The native Spark path runs 3-4 times slower in this session: the JVM does not "
+            "compile the large methods a strategy generates. Set "
+            "spark.sql.codegen.hugeMethodLimit=8000, or add -XX:-DontCompileHugeMethods to "
+            "spark.executor.extraJavaOptions (see docs/spark.md, \"Tuning\").")
+
+
 def _native(local: CompiledStrategy, frame: DataFrame, keep: Sequence[str], when: dt.datetime,
             *, reasons: bool) -> DataFrame:
+    spark = frame.sparkSession
+    app = spark.sparkContext.applicationId
+    if app not in _HINTED:
+        _HINTED.add(app)
+        hint = tuning_hint(spark)
+        if hint is not None:
+            _log.warning(hint)
     types = {f.name: f.dataType.typeName() for f in frame.schema.fields}
     sql = spark_plan(local.plan, types, keep=keep, at=when, reasons=reasons)
     out = frame.selectExpr(*sql.inputs)
