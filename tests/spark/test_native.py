@@ -302,10 +302,16 @@ def test_the_cli_batch_says_which_path_ran_and_keeps_no_identifier_in_clear(spar
 def test_an_untuned_session_is_told_how_to_run_the_native_path_compiled(spark: Any) -> None:
     from fengkong.spark import tuning_hint
 
-    hint = tuning_hint(spark)  # the test session is not tuned
-    assert hint is not None and "spark.sql.codegen.hugeMethodLimit=8000" in hint
-    spark.conf.set("spark.sql.codegen.hugeMethodLimit", "8000")
+    key = "spark.sql.codegen.hugeMethodLimit"
+    before = spark.conf.get(key, None)  # a CLI test's session builder may have set it
     try:
+        spark.conf.unset(key)  # the test session's JVM options are not tuned either
+        hint = tuning_hint(spark)
+        assert hint is not None and "spark.sql.codegen.hugeMethodLimit=8000" in hint
+        spark.conf.set(key, "8000")
         assert tuning_hint(spark) is None
     finally:
-        spark.conf.unset("spark.sql.codegen.hugeMethodLimit")
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
