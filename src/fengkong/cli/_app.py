@@ -298,8 +298,8 @@ def batch(
     if engine == "spark":
         from fengkong.cli._spark import batch_on_spark
 
-        batch_on_spark(strategy, input_, output, keep=columns, master=master, console=err,
-                       path=spark_path)
+        batch_on_spark(strategy, compiled, input_, output, keep=columns, master=master,
+                       console=err, path=spark_path)
         return
     keys = _pseudonym.existing_keys(data_dir) if pseudonymise else None
     try:

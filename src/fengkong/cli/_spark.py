@@ -13,6 +13,8 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from fengkong.compile import CompiledStrategy
+
 
 def session(master: str, app: str = "fengkong") -> object:
     """A Spark session whose Python workers run this interpreter (and so see fengkong)."""
@@ -38,21 +40,18 @@ def session(master: str, app: str = "fengkong") -> object:
             .getOrCreate())
 
 
-def batch_on_spark(strategy: Path, input_: Path, output: Path, *, keep: tuple[str, ...],
-                   master: str, console: Console, path: str = "auto") -> None:
+def batch_on_spark(strategy: Path, compiled: CompiledStrategy, input_: Path, output: Path, *,
+                   keep: tuple[str, ...], master: str, console: Console, path: str = "auto") -> None:
     """Read ``input_`` with Spark, decide every partition, write Parquet parts to ``output``."""
-    from fengkong import compile_strategy
     from fengkong.spark import evaluate_spark, untranslatable
 
-    why = untranslatable(compile_strategy(strategy).plan)
+    why = untranslatable(compiled.plan)
     used = ("native Spark SQL" if path == "native" or (path == "auto" and not why)
             else "Arrow, the local plan per partition" + (f" ({'; '.join(why)})" if why else ""))
     started = time.perf_counter()
     spark = session(master)
     ready = time.perf_counter()
-    reader = spark.read  # type: ignore[attr-defined]
-    frame = (reader.parquet(str(input_)) if input_.suffix.lower() == ".parquet"
-             else reader.option("header", "true").option("inferSchema", "true").csv(str(input_)))
+    frame = read_table(spark, input_)
     try:
         decided = evaluate_spark(strategy, frame, keep=keep, engine=path)  # type: ignore[arg-type]
     except ValueError as exc:

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from fengkong.compile import CompiledStrategy, compile_strategy
 from fengkong.core import FixedClock
+from fengkong.spark._arrow import map_frames, spark_to_arrow
 from fengkong.spark._sql import spark_plan, untranslatable
 from fengkong.spark._workbench import (
     csi_spark,
@@ -207,12 +208,10 @@ def _native(local: CompiledStrategy, frame: DataFrame, keep: Sequence[str], when
 
 def _arrow(local: CompiledStrategy, path: Path, frame: DataFrame, keep: Sequence[str],
            when: dt.datetime, *, reasons: bool) -> DataFrame:
-    from pyspark.sql.pandas.types import from_arrow_schema
-
     files, entry = ship(path)
     key = local.digest
     in_schema = frame.schema
-    kept = [(c, _spark_to_arrow(in_schema[c].dataType)) for c in keep]
+    kept = [(c, spark_to_arrow(in_schema[c].dataType)) for c in keep]
     schema = output_schema(local, kept)
     names = [f.name for f in local.plan.fields]
     missing = [n for n in names if n not in frame.columns and not _optional(local, n)]
@@ -220,21 +219,15 @@ def _arrow(local: CompiledStrategy, path: Path, frame: DataFrame, keep: Sequence
         msg = f"The table has no column(s) {', '.join(missing)}, which the strategy requires."
         raise ValueError(msg)
     columns = [c for c in frame.columns if c in set(names) | set(keep)]
-    # Spark resolves dotted names as struct fields: the columns travel as c0, c1, ...
-    # and get their names back on the executor.
-    renamed = {f"c{i}": c for i, c in enumerate(columns)}
 
-    def decide(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def decide(tables: Iterator[pl.DataFrame]) -> Iterator[pa.RecordBatch]:
         compiled = _compiled(key, entry, files)
         clock = FixedClock(when)
-        for batch in batches:
-            table = pl.from_arrow(pa.Table.from_batches([batch]))
-            assert isinstance(table, pl.DataFrame)
-            out = _decide(compiled, table.rename(renamed), keep, clock, reasons)
+        for table in tables:
+            out = _decide(compiled, table, keep, clock, reasons)
             yield from out.to_arrow().cast(schema).to_batches()
 
-    selected = frame.select(*[frame[f"`{c}`"].alias(f"c{i}") for i, c in enumerate(columns)])
-    return selected.mapInArrow(decide, from_arrow_schema(schema))
+    return map_frames(frame, columns, decide, schema)
 
 
 def _decide(compiled: CompiledStrategy, table: pl.DataFrame, keep: Sequence[str],
@@ -249,9 +242,3 @@ def _decide(compiled: CompiledStrategy, table: pl.DataFrame, keep: Sequence[str]
 
 def _optional(strategy: CompiledStrategy, name: str) -> bool:
     return any(f.name == name and not f.required for f in strategy.plan.fields)
-
-
-def _spark_to_arrow(kind: Any) -> pa.DataType:
-    from pyspark.sql.pandas.types import to_arrow_type
-
-    return to_arrow_type(kind)

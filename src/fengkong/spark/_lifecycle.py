@@ -69,7 +69,10 @@ from fengkong.lifecycle._simulate import (
     _nan_to_null,
     score_slot,
 )
-from fengkong.spark import _compiled, _spark_to_arrow, ship
+from fengkong.spark import _compiled, ship
+from fengkong.spark._arrow import Batches, map_frames, spark_to_arrow
+from fengkong.spark._arrow import Frames as Chunks
+from fengkong.spark._arrow import ident as _q
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -140,7 +143,7 @@ def _arrow_schema(schema: Mapping[str, pl.DataType]) -> pa.Schema:
 
 def _polars_schema(spark_schema: Any) -> pl.Schema:
     """The Polars schema of a Spark schema (as its Arrow batches arrive on an executor)."""
-    fields = [pa.field(f.name, _spark_to_arrow(f.dataType)) for f in spark_schema.fields]
+    fields = [pa.field(f.name, spark_to_arrow(f.dataType)) for f in spark_schema.fields]
     frame = pl.from_arrow(pa.schema(fields).empty_table())
     assert isinstance(frame, pl.DataFrame)
     return frame.schema
@@ -149,12 +152,6 @@ def _polars_schema(spark_schema: Any) -> pl.Schema:
 def _null_row(schema: pl.Schema) -> pl.DataFrame:
     """One row of nulls in ``schema``: the driver runs the local job on it to check columns."""
     return pl.DataFrame(schema=schema).clear(1)
-
-
-def _frame(batch: pa.RecordBatch) -> pl.DataFrame:
-    frame = pl.from_arrow(pa.Table.from_batches([batch]))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
 
 
 def _batches(frame: pl.DataFrame, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
@@ -177,34 +174,9 @@ def _attach(main: pl.DataFrame, mask: pl.Series, extra: pl.DataFrame, prefix: st
             .drop("_at"))
 
 
-Chunks = Iterator[pl.DataFrame]
-Batches = Iterator[pa.RecordBatch]
-
-
 def _map(frame: DataFrame, job: Callable[[Chunks], Batches], schema: pa.Schema) -> DataFrame:
-    """``frame.mapInArrow``: ``job`` gets each partition's batches as Polars tables.
-
-    Spark resolves dotted names as struct fields, so the columns travel as c0, c1, ... and
-    get their names back on the executor.
-    """
-    names = {f"c{i}": c for i, c in enumerate(frame.columns)}
-    safe = frame.select(*[frame[_q(c)].alias(i) for i, c in names.items()])
-
-    def run(batches: Batches) -> Batches:
-        return job(_frame(b).rename(names) for b in batches)
-
-    return safe.mapInArrow(run, _spark_type(schema))
-
-
-def _q(name: str) -> str:
-    """A column reference Spark reads literally (names may hold dots)."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _spark_type(schema: pa.Schema) -> Any:
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return from_arrow_schema(schema)
+    """``frame.mapInArrow`` over all its columns: ``job`` gets each partition as Polars tables."""
+    return map_frames(frame, frame.columns, job, schema)
 
 
 def _persist(frame: DataFrame) -> DataFrame:

@@ -36,6 +36,8 @@ from fengkong.compile.ir import FieldIR, Plan, ScorecardIR, SlotIR, TableIR
 from fengkong.explain import catalogue
 from fengkong.expr import ast as t
 from fengkong.expr.ast import SAFE_INT
+from fengkong.expr.functions import FUNCTIONS
+from fengkong.spark._arrow import ident
 
 __all__ = ["SparkPlan", "spark_plan", "untranslatable"]
 
@@ -49,12 +51,6 @@ _TWO_52 = "4503599627370496.0D"  # doubles this large are whole numbers already
 # Spark type names (``DataType.typeName()``) per input kind.
 _INTS = frozenset({"byte", "short", "integer", "long"})
 _FLOATS = frozenset({"float", "double", "decimal"})
-_UNTRANSLATABLE_FUNCTIONS = {"exp": "exp()", "log": "log()"}
-
-
-def ident(name: str) -> str:
-    """A column name as a Spark SQL identifier (dots are part of the name)."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _str(value: str) -> str:
@@ -128,6 +124,8 @@ def _floor_ceil(fn: str) -> Callable[[list[str]], str]:
                       f"ELSE {a[0]} END")
 
 
+# A function missing here (exp, log: the JVM's results differ from the C library's in the
+# last bit) makes a plan untranslatable, so it keeps the Arrow path.
 _FUNCTIONS: dict[str, Callable[[list[str]], str]] = {
     "min": lambda a: _least(a, "least"),
     "max": lambda a: _least(a, "greatest"),
@@ -192,8 +190,6 @@ def expr_sql(node: t.Node, resolve: Resolver) -> str:
         return (f"CASE WHEN {e(node.cond)} THEN {_cast(e(node.then), kind)} "
                 f"ELSE {_cast(e(node.orelse), kind)} END")
     if isinstance(node, t.Call):
-        from fengkong.expr.functions import FUNCTIONS
-
         if node.func not in _FUNCTIONS:
             msg = f"{node.func}() has no Spark SQL form."
             raise ValueError(msg)
@@ -256,9 +252,9 @@ def untranslatable(plan: Plan) -> list[str]:
     seen: set[str] = set()
     for root in _plan_nodes(plan):
         for n in t.walk(root):
-            if isinstance(n, t.Call) and n.func in _UNTRANSLATABLE_FUNCTIONS and n.func not in seen:
+            if isinstance(n, t.Call) and n.func not in _FUNCTIONS and n.func not in seen:
                 seen.add(n.func)
-                why.append(f"the function {_UNTRANSLATABLE_FUNCTIONS[n.func]}")
+                why.append(f"the function {n.func}()")
     why += [f"experiment `{x.name}` keyed by a {x.key.info.type} value"
             for x in plan.experiments if x.key.info.type not in ("str", "int")]
     return why

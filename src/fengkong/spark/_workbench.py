@@ -38,6 +38,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from fengkong.spark._arrow import map_frames
 from fengkong.workbench import _summary
 from fengkong.workbench._binning import Binner
 from fengkong.workbench._metrics import (
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
 
 __all__ = ["csi_spark", "fit_binner_spark", "psi_spark", "psi_table_spark", "summarize_spark"]
 
-_PARTS = "pid long, payload binary"
 _PARTS_ARROW = pa.schema([pa.field("pid", pa.int64()), pa.field("payload", pa.binary())])
 
 
@@ -87,22 +87,11 @@ def _run(frame: DataFrame, names: Sequence[str],
     Only ``names`` travel to the executors, as ``c0, c1, ...`` (Spark reads dots in column
     names as struct fields); the batches carry the real names again.
     """
-    names = list(dict.fromkeys(names))
-    renamed = {f"c{i}": c for i, c in enumerate(names)}
-
-    def each(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        def frames() -> Iterator[pl.DataFrame]:
-            for batch in batches:
-                if batch.num_rows:
-                    table = pl.from_arrow(pa.Table.from_batches([batch]))
-                    assert isinstance(table, pl.DataFrame)
-                    yield table.rename(renamed)
-
+    def each(tables: Iterator[pl.DataFrame]) -> Iterator[pa.RecordBatch]:
         pid = _partition_id()
-        yield _emit(pid, work(pid, frames()))
+        yield _emit(pid, work(pid, (t for t in tables if t.height)))
 
-    selected = frame.select(*[frame[f"`{c}`"].alias(f"c{i}") for i, c in enumerate(names)])
-    rows = selected.mapInArrow(each, _PARTS).collect()
+    rows = map_frames(frame, list(dict.fromkeys(names)), each, _PARTS_ARROW).collect()
     out = [(int(r["pid"]), pickle.loads(bytes(r["payload"]))) for r in rows]
     return sorted(out, key=lambda item: item[0])
 
