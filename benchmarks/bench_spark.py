@@ -23,6 +23,8 @@ large generated methods, and Spark splits stages whose methods would be too larg
 
 Usage:
     .venv/bin/python benchmarks/bench_spark.py --rows 10000000
+    .venv/bin/python benchmarks/bench_spark.py --rows 2000000 --untuned     # without the tuning
+    .venv/bin/python benchmarks/bench_spark.py --conf spark.sql.codegen.wholeStage=false
     .venv/bin/python benchmarks/bench_spark.py --quick          # 200,000 rows
 """
 
@@ -133,6 +135,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="200,000 rows")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--workloads", default="card20,example")
+    ap.add_argument("--untuned", action="store_true",
+                    help="leave out the settings docs/spark.md recommends (to measure them)")
+    ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="another Spark setting, e.g. spark.sql.codegen.wholeStage=false")
     args = ap.parse_args()
     n = 200_000 if args.quick else args.rows
     work = Path(tempfile.mkdtemp(prefix="fengkong-spark-bench-"))
@@ -149,14 +155,20 @@ def main() -> None:
     start: list[tuple[str, float, float]] = []
     holder: dict[str, object] = {}
 
+    tuning = {} if args.untuned else {
+        "spark.driver.extraJavaOptions": "-XX:-DontCompileHugeMethods",
+        "spark.executor.extraJavaOptions": "-XX:-DontCompileHugeMethods",
+        "spark.sql.codegen.hugeMethodLimit": "8000"}
+    extra = dict(kv.split("=", 1) for kv in args.conf)
+
     def session() -> None:
-        holder["spark"] = (SparkSession.builder.master(args.master)
-                           .config("spark.driver.extraJavaOptions", "-XX:-DontCompileHugeMethods")
-                           .config("spark.executor.extraJavaOptions", "-XX:-DontCompileHugeMethods")
-                           .config("spark.sql.codegen.hugeMethodLimit", "8000")
-                           .config("spark.ui.enabled", "false")
-                           .config("spark.ui.showConsoleProgress", "false")
-                           .config("spark.driver.memory", "6g").getOrCreate())
+        builder = (SparkSession.builder.master(args.master)
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.driver.memory", "6g"))
+        for key, value in {**tuning, **extra}.items():
+            builder = builder.config(key, value)
+        holder["spark"] = builder.getOrCreate()
 
     start.append(("session", *measure(session)))
     spark = holder["spark"]
